@@ -1,0 +1,90 @@
+"""The composition root: ``create_app`` wires configuration, extensions, views and commands."""
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+from blog import i18n, storage, templating
+from blog.config import Config, ConfigError, validate
+from blog.extensions import babel, csrf, db, login_manager, migrate
+from blog.jobs import queue
+from blog.services import accounts
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the app. Raises :class:`ConfigError` listing every unsafe or missing setting."""
+    config = config or Config.from_env()
+    problems = validate(config)
+    if problems:
+        raise ConfigError(problems)
+    app = Flask("blog", instance_path=config.INSTANCE_PATH, instance_relative_config=False)
+    app.config.from_mapping(config.as_flask_config())
+    register_secret_key(app)
+    register_logging(app)
+    register_extensions(app)
+    register_views(app)
+    register_security_headers(app)
+    register_cli(app)
+    return app
+
+
+def register_secret_key(app: Flask) -> None:
+    """Development only: keep a random key in ``instance/`` so sessions survive restarts.
+
+    Production never gets here without a real key: :func:`blog.config.validate` refuses to start.
+    """
+    if app.config.get("SECRET_KEY"):
+        return
+    path = Path(app.instance_path) / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    app.config["SECRET_KEY"] = path.read_text().strip()
+
+
+def register_logging(app: Flask) -> None:
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def register_extensions(app: Flask) -> None:
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
+    login_manager.init_app(app)
+    login_manager.user_loader(accounts.load_session_user)
+    queue.init_app(app)
+    storage.init_app(app)
+    templating.init_app(app)
+    import blog.models  # noqa: F401  (registers every table for migrations)
+
+
+def register_views(app: Flask) -> None:
+    from blog.views import errors, health, media
+    from blog.views.public.routes import bp as public_bp
+
+    app.register_blueprint(public_bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(media.bp)
+    errors.init_app(app)
+
+
+def register_security_headers(app: Flask) -> None:
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+
+def register_cli(app: Flask) -> None:
+    from blog import cli
+
+    cli.init_app(app)

@@ -1,0 +1,190 @@
+"""Configuration: the only module that reads the environment.
+
+``Config.from_env()`` builds a settings object from ``os.environ`` at call time (never at import).
+The embedded default needs no services: SQLite under ``instance/``, media on local disk and jobs run
+inline. Production mode (``BLOG_ENV=production``) refuses to start unless every setting it needs is
+present and safe; :func:`validate` lists each problem on one line.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Secrets that appear in tutorials, templates and this repository's own examples.
+KNOWN_DEFAULT_SECRETS = frozenset(
+    {
+        "dev",
+        "secret",
+        "changeme",
+        "change-me",
+        "development",
+        "your-secret-key",
+        "super-secret-key",
+        "replace-me-with-a-long-random-string-of-at-least-32-chars",
+    }
+)
+MIN_SECRET_LENGTH = 32
+ENVIRONMENTS = ("development", "production", "testing")
+STORAGE_BACKENDS = ("local", "s3")
+
+
+class ConfigError(RuntimeError):
+    """Raised when the configuration is unsafe or incomplete for the chosen environment."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("Refusing to start:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(env: dict, name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError([f"{name} must be a whole number, got {raw!r}"]) from exc
+
+
+def normalize_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs written the way hosting platforms print them."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+@dataclass
+class Config:
+    """Settings as Flask config keys. Build it with :meth:`from_env`."""
+
+    BLOG_ENV: str = "development"
+    SECRET_KEY: str | None = None
+    DEBUG: bool = False
+    TESTING: bool = False
+    SITE_NAME: str = "Blog"
+    SITE_DESCRIPTION: str = "Writing from our authors"
+    SQLALCHEMY_DATABASE_URI: str = ""
+    DATABASE_URL_SET: bool = False
+    SQLALCHEMY_ENGINE_OPTIONS: dict = field(default_factory=lambda: {"pool_pre_ping": True})
+    REDIS_URL: str | None = None
+    STORAGE_BACKEND: str = "local"
+    MEDIA_ROOT: str = ""
+    MEDIA_URL_LIFETIME: int = 3600
+    S3_BUCKET: str | None = None
+    S3_REGION: str | None = None
+    S3_ENDPOINT_URL: str | None = None
+    POSTS_PER_PAGE: int = 10
+    BABEL_DEFAULT_LOCALE: str = "en"
+    BABEL_DEFAULT_TIMEZONE: str = "UTC"
+    BABEL_TRANSLATION_DIRECTORIES: str = str(PROJECT_ROOT / "translations")
+    LANGUAGES: tuple[str, ...] = ("en", "es", "de", "fr")
+    WTF_CSRF_ENABLED: bool = True
+    SESSION_COOKIE_HTTPONLY: bool = True
+    SESSION_COOKIE_SAMESITE: str = "Lax"
+    SESSION_COOKIE_SECURE: bool = False
+    REMEMBER_COOKIE_HTTPONLY: bool = True
+    REMEMBER_COOKIE_SAMESITE: str = "Lax"
+    REMEMBER_COOKIE_SECURE: bool = False
+    PREFERRED_URL_SCHEME: str = "http"
+    INTERNAL_HOSTS: tuple[str, ...] = ()
+    INSTANCE_PATH: str = str(PROJECT_ROOT / "instance")
+
+    @classmethod
+    def from_env(cls, environ: dict | None = None) -> "Config":
+        env = dict(os.environ if environ is None else environ)
+        blog_env = env.get("BLOG_ENV", "development").strip().lower() or "development"
+        instance = env.get("INSTANCE_PATH") or str(PROJECT_ROOT / "instance")
+        database_url = env.get("DATABASE_URL", "").strip()
+        production = blog_env == "production"
+        internal_hosts = tuple(h.strip().lower() for h in env.get("INTERNAL_HOSTS", "").split(",") if h.strip())
+        return cls(
+            BLOG_ENV=blog_env,
+            SECRET_KEY=env.get("SECRET_KEY") or None,
+            DEBUG=False if production else _bool(env.get("FLASK_DEBUG")),
+            SITE_NAME=env.get("SITE_NAME", "Blog"),
+            SITE_DESCRIPTION=env.get("SITE_DESCRIPTION", "Writing from our authors"),
+            SQLALCHEMY_DATABASE_URI=normalize_database_url(database_url)
+            if database_url
+            else f"sqlite:///{Path(instance) / 'blog.sqlite3'}",
+            DATABASE_URL_SET=bool(database_url),
+            REDIS_URL=env.get("REDIS_URL", "").strip() or None,
+            STORAGE_BACKEND=env.get("STORAGE_BACKEND", "local").strip().lower() or "local",
+            MEDIA_ROOT=env.get("MEDIA_ROOT") or str(Path(instance) / "media"),
+            MEDIA_URL_LIFETIME=_int(env, "MEDIA_URL_LIFETIME", 3600),
+            S3_BUCKET=env.get("S3_BUCKET") or None,
+            S3_REGION=env.get("S3_REGION") or None,
+            S3_ENDPOINT_URL=env.get("S3_ENDPOINT_URL") or None,
+            POSTS_PER_PAGE=_int(env, "POSTS_PER_PAGE", 10),
+            BABEL_DEFAULT_LOCALE=env.get("DEFAULT_LOCALE", "en"),
+            BABEL_DEFAULT_TIMEZONE=env.get("DEFAULT_TIMEZONE", "UTC"),
+            SESSION_COOKIE_SECURE=production,
+            REMEMBER_COOKIE_SECURE=production,
+            PREFERRED_URL_SCHEME="https" if production else "http",
+            INTERNAL_HOSTS=internal_hosts,
+            INSTANCE_PATH=instance,
+        )
+
+    @property
+    def is_production(self) -> bool:
+        return self.BLOG_ENV == "production"
+
+    def as_flask_config(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k.isupper()}
+
+
+def validate(config: Config) -> list[str]:
+    """Return one line per missing or unsafe setting; an empty list means the config may start."""
+    problems: list[str] = []
+    if config.BLOG_ENV not in ENVIRONMENTS:
+        problems.append(f"BLOG_ENV must be one of {', '.join(ENVIRONMENTS)}, got {config.BLOG_ENV!r}")
+    if config.STORAGE_BACKEND not in STORAGE_BACKENDS:
+        problems.append(
+            f"STORAGE_BACKEND must be one of {', '.join(STORAGE_BACKENDS)}, got {config.STORAGE_BACKEND!r}"
+        )
+    if config.POSTS_PER_PAGE < 1 or config.POSTS_PER_PAGE > 100:
+        problems.append("POSTS_PER_PAGE must be between 1 and 100")
+    if not config.is_production:
+        return problems
+    secret = config.SECRET_KEY
+    if not secret:
+        problems.append("SECRET_KEY is missing: set it to a random string of at least 32 characters")
+    elif secret.strip().lower() in KNOWN_DEFAULT_SECRETS:
+        problems.append("SECRET_KEY is a well-known default: generate a random one")
+    elif len(secret) < MIN_SECRET_LENGTH:
+        problems.append(f"SECRET_KEY is shorter than {MIN_SECRET_LENGTH} characters")
+    if not config.DATABASE_URL_SET:
+        problems.append("DATABASE_URL is missing: production needs PostgreSQL (postgresql://...)")
+    if not config.REDIS_URL:
+        problems.append("REDIS_URL is missing: production runs background jobs on Redis")
+    if config.STORAGE_BACKEND != "s3":
+        problems.append("STORAGE_BACKEND must be 's3' in production (local disk is not shared between hosts)")
+    elif not config.S3_BUCKET:
+        problems.append("S3_BUCKET is missing: production stores media in S3-compatible storage")
+    if config.DEBUG:
+        problems.append("FLASK_DEBUG must be off in production")
+    return problems
+
+
+class TestConfig(Config):
+    """Settings for the test suite: CSRF can be toggled per test module, jobs run inline."""
+
+    @classmethod
+    def from_env(cls, environ: dict | None = None) -> "TestConfig":  # type: ignore[override]
+        env = dict(os.environ if environ is None else environ)
+        base = Config.from_env({k: v for k, v in env.items() if k != "BLOG_ENV"})
+        config = cls(**base.__dict__)
+        config.BLOG_ENV = "testing"
+        config.TESTING = True
+        config.SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"
+        config.REDIS_URL = None
+        return config

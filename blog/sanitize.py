@@ -1,0 +1,143 @@
+"""Markdown to safe HTML: the only module that imports bleach and the Markdown renderer.
+
+Content is rendered once, when it is saved, and stored beside its source with :data:`VERSION`.
+Bump :data:`VERSION` whenever the policy below changes so stale rows are re-rendered.
+"""
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import bleach
+from bleach.css_sanitizer import CSSSanitizer
+from bleach.html5lib_shim import Filter
+from markdown_it import MarkdownIt
+
+VERSION = 1
+
+# Elements removed together with everything inside them (bleach alone would keep their text).
+_DROP_WITH_CONTENT = frozenset({"script", "style", "template", "iframe", "object", "embed", "noscript", "textarea",
+                                "title", "xmp", "noembed", "noframes", "plaintext", "svg", "math", "select"})
+
+_INLINE = {"a", "abbr", "b", "br", "code", "del", "em", "i", "kbd", "mark", "s", "small", "strong", "sub", "sup"}
+_BLOCK = {"p", "blockquote", "pre", "ul", "ol", "li", "hr"}
+POST_TAGS = frozenset(_INLINE | _BLOCK | {"h2", "h3", "h4", "h5", "h6", "img", "figure", "figcaption",
+                                          "table", "thead", "tbody", "tr", "th", "td", "dl", "dt", "dd"})
+COMMENT_TAGS = frozenset(_INLINE | _BLOCK)
+PROTOCOLS = frozenset({"http", "https", "mailto"})
+
+_LANGUAGE_CLASS = re.compile(r"^language-[A-Za-z0-9_+#-]{1,30}$")
+_ALIGN_STYLE = CSSSanitizer(allowed_css_properties=["text-align"])
+
+
+def _allow_attribute(tag: str, name: str, value: str) -> bool:
+    if name == "title":
+        return True
+    if tag == "a":
+        return name == "href"
+    if tag == "img":
+        return name in {"src", "alt", "width", "height"}
+    if tag == "code":
+        return name == "class" and bool(_LANGUAGE_CLASS.match(value))
+    if tag in {"th", "td"}:
+        return name == "style"
+    if tag == "ol":
+        return name == "start"
+    return False
+
+
+class _DropContentFilter(Filter):
+    """Removes dangerous elements and their content instead of leaving their text behind."""
+
+    def __iter__(self):
+        depth = 0
+        for token in super().__iter__():
+            kind, name = token["type"], token.get("name")
+            if name in _DROP_WITH_CONTENT:
+                if kind == "StartTag":
+                    depth += 1
+                    continue
+                if kind == "EndTag":
+                    depth = max(0, depth - 1)
+                    continue
+                if kind == "EmptyTag":
+                    continue
+            if depth == 0:
+                yield token
+
+
+def _external_link_filter(internal_hosts: frozenset[str]):
+    class _ExternalLinks(Filter):
+        """Marks links that leave the site ``rel="nofollow ugc noopener"``."""
+
+        def __iter__(self):
+            for token in super().__iter__():
+                if token["type"] == "StartTag" and token["name"] == "a":
+                    attrs = token["data"]
+                    href = attrs.get((None, "href"), "")
+                    host = (urlsplit(href).hostname or "").lower() if href else ""
+                    if host and host not in internal_hosts:
+                        attrs[(None, "rel")] = "nofollow ugc noopener"
+                yield token
+
+    return _ExternalLinks
+
+
+_markdown = MarkdownIt("commonmark", {"html": True, "linkify": True, "typographer": False}).enable(
+    ["table", "strikethrough", "linkify"]
+)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    html: str
+    text: str
+    version: int = VERSION
+
+    @property
+    def word_count(self) -> int:
+        return len(self.text.split())
+
+
+def _clean(raw_html: str, tags: frozenset[str], internal_hosts: frozenset[str]) -> str:
+    cleaner = bleach.Cleaner(
+        tags=tags | _DROP_WITH_CONTENT,
+        attributes=_allow_attribute,
+        protocols=PROTOCOLS,
+        strip=True,
+        strip_comments=True,
+        css_sanitizer=_ALIGN_STYLE,
+        filters=[_DropContentFilter, _external_link_filter(internal_hosts)],
+    )
+    return cleaner.clean(raw_html)
+
+
+def to_text(safe_html: str) -> str:
+    """Plain text of already sanitized HTML, whitespace collapsed (for excerpts and word counts)."""
+    stripped = bleach.clean(safe_html, tags=set(), strip=True)
+    return " ".join(html.unescape(stripped).split())
+
+
+def render_markdown(source: str, *, internal_hosts=(), comment: bool = False) -> Rendered:
+    """Render Markdown (CommonMark, tables, strikethrough, autolinks) and sanitize the HTML.
+
+    ``comment=True`` applies the smaller comment allowlist (no images, headings or tables).
+    ``internal_hosts`` are the host names whose links are not marked nofollow.
+    """
+    raw = _markdown.render(source or "")
+    hosts = frozenset(h.lower() for h in internal_hosts)
+    safe = _clean(raw, COMMENT_TAGS if comment else POST_TAGS, hosts)
+    return Rendered(html=safe, text=to_text(safe))
+
+
+def excerpt_from_text(text: str, limit: int = 280) -> str:
+    """The first ``limit`` characters of ``text``, cut at a word boundary with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,;:.-") + "…"

@@ -1,0 +1,200 @@
+"""Posts and tags: the reading queries and the writing rules."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from flask import current_app
+from slugify import slugify
+from sqlalchemy.orm import joinedload, selectinload
+
+from blog import permissions, sanitize
+from blog.exceptions import InvalidInput, NotFound, PermissionDenied
+from blog.extensions import db
+from blog.i18n import _
+from blog.models.comment import Comment
+from blog.models.post import Post, Tag, post_tags
+from blog.models.user import User
+
+MAX_PAGE = 10_000  # keeps OFFSET far from integer overflow on hostile page numbers
+TITLE_MAX = 200
+SLUG_MAX = 200
+TAG_MAX = 50
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _visible(now: datetime):
+    """The reader's view: published posts whose time has come. Scheduled ones appear without a job."""
+    return sa.and_(Post.kind == "post", Post.status == "published", Post.published_at <= now)
+
+
+def _listing(where, *, page: int, per_page: int | None = None, join_tag: bool = False):
+    if page < 1 or page > MAX_PAGE:
+        raise NotFound(_("There is no such page."))
+    per_page = per_page or current_app.config["POSTS_PER_PAGE"]
+    stmt = sa.select(Post).where(where).options(joinedload(Post.author), selectinload(Post.tags))
+    if join_tag:
+        stmt = stmt.join(post_tags, post_tags.c.post_id == Post.id)
+    stmt = stmt.order_by(Post.published_at.desc(), Post.id.desc())
+    pagination = db.paginate(stmt, page=page, per_page=per_page, error_out=False, max_per_page=100)
+    if page > 1 and page > (pagination.pages or 1):
+        raise NotFound(_("There is no such page."))
+    return pagination
+
+
+def home_feed(*, page: int = 1, now: datetime | None = None):
+    """Published posts newest first, paginated. Raises NotFound for a page out of range."""
+    return _listing(_visible(now or _now()), page=page)
+
+
+def tag_feed(*, slug: str, page: int = 1, now: datetime | None = None):
+    """``(tag, pagination)`` for a tag page. Raises NotFound for an unknown tag or page."""
+    tag = db.session.scalar(sa.select(Tag).where(Tag.slug == slug))
+    if tag is None:
+        raise NotFound(_("There is no such tag."))
+    where = sa.and_(_visible(now or _now()), post_tags.c.tag_id == tag.id)
+    return tag, _listing(where, page=page, join_tag=True)
+
+
+def author_feed(*, username: str, page: int = 1, now: datetime | None = None):
+    """``(author, pagination)`` for a profile page. Suspended users and unknown names are 404."""
+    user = db.session.scalar(
+        sa.select(User).where(sa.func.lower(User.username) == username.lower(), User.status == "active")
+    )
+    if user is None:
+        raise NotFound(_("There is no such author."))
+    where = sa.and_(_visible(now or _now()), Post.author_id == user.id)
+    return user, _listing(where, page=page)
+
+
+def post_for_reader(*, slug: str, viewer=None, now: datetime | None = None) -> Post:
+    """The post at ``slug`` with its author, tags and approved comments loaded.
+
+    Raises NotFound for drafts, archived and scheduled posts unless ``viewer`` may edit it.
+    Rows rendered by an older sanitizer policy are re-rendered once and saved.
+    """
+    post = db.session.scalar(
+        sa.select(Post)
+        .where(Post.slug == slug)
+        .options(joinedload(Post.author), selectinload(Post.tags))
+    )
+    if post is None or not permissions.can_view_post(viewer, post, now=now or _now()):
+        raise NotFound(_("There is no such post."))
+    if post.sanitizer_version != sanitize.VERSION:
+        _render_into(post)
+        db.session.commit()
+    return post
+
+
+def approved_comments(post: Post) -> list[Comment]:
+    return list(
+        db.session.scalars(
+            sa.select(Comment)
+            .where(Comment.post_id == post.id, Comment.status == "approved")
+            .options(joinedload(Comment.author))
+            .order_by(Comment.created_at, Comment.id)
+        )
+    )
+
+
+def _render_into(post: Post) -> None:
+    rendered = sanitize.render_markdown(post.source, internal_hosts=current_app.config["INTERNAL_HOSTS"])
+    post.body_html = rendered.html
+    post.sanitizer_version = rendered.version
+    post.word_count = rendered.word_count
+    return rendered
+
+
+def unique_slug(text: str, *, exclude_post_id: int | None = None) -> str:
+    """A URL slug for ``text`` (Unicode transliterated) that no other post uses: ``title``, ``title-2``..."""
+    base = slugify(text, max_length=SLUG_MAX, word_boundary=True) or "post"
+    taken = set(
+        db.session.scalars(
+            sa.select(Post.slug).where(
+                sa.or_(Post.slug == base, Post.slug.like(f"{base}-%")),
+                Post.id != (exclude_post_id or 0),
+            )
+        )
+    )
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
+def normalize_tag_name(name: str) -> str:
+    return " ".join(name.split())[:TAG_MAX]
+
+
+def resolve_tags(names) -> list[Tag]:
+    """Existing tags matched by slug, new ones created (not committed). Duplicates collapse."""
+    by_slug: dict[str, str] = {}
+    for raw in names:
+        name = normalize_tag_name(raw)
+        slug = slugify(name, max_length=60)
+        if slug and slug not in by_slug:
+            by_slug[slug] = name
+    if not by_slug:
+        return []
+    existing = {t.slug: t for t in db.session.scalars(sa.select(Tag).where(Tag.slug.in_(by_slug)))}
+    tags = []
+    for slug, name in by_slug.items():
+        tag = existing.get(slug)
+        if tag is None:
+            tag = Tag(name=name, slug=slug)
+            db.session.add(tag)
+        tags.append(tag)
+    return tags
+
+
+def create_post(
+    *,
+    actor: User,
+    title: str,
+    source: str,
+    tags=(),
+    excerpt: str = "",
+    status: str = "draft",
+    published_at: datetime | None = None,
+    slug: str | None = None,
+    kind: str = "post",
+) -> Post:
+    """Create a post written by ``actor``. Renders and sanitizes the Markdown. Commits.
+
+    Raises PermissionDenied unless ``actor`` is an author (pages: an editor), InvalidInput for bad fields.
+    """
+    needed = "editor" if kind == "page" else "author"
+    if not permissions.has_role(actor, needed):
+        raise PermissionDenied(_("You may not write posts."))
+    title = " ".join((title or "").split())
+    errors: dict[str, list[str]] = {}
+    if not title:
+        errors["title"] = [_("A title is required.")]
+    elif len(title) > TITLE_MAX:
+        errors["title"] = [_("The title must be at most %(max)d characters.", max=TITLE_MAX)]
+    if status not in ("draft", "published", "archived"):
+        errors["status"] = [_("Unknown status.")]
+    if errors:
+        raise InvalidInput(errors)
+    if status == "published" and published_at is None:
+        published_at = _now()
+    post = Post(
+        kind=kind,
+        author=actor,
+        title=title,
+        slug=unique_slug(slug or title),
+        source=source or "",
+        status=status,
+        published_at=published_at,
+        tags=resolve_tags(tags),
+    )
+    rendered = _render_into(post)
+    post.excerpt = sanitize.excerpt_from_text(excerpt) if excerpt.strip() else sanitize.excerpt_from_text(rendered.text)
+    db.session.add(post)
+    db.session.commit()
+    return post

@@ -1,0 +1,36 @@
+"""Jinja filters and globals: presentation helpers only."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import Flask
+from flask_babel import format_date, format_datetime, format_timedelta, get_locale
+
+from blog import permissions
+from blog.i18n import _, ngettext
+
+
+def _datetime(value: datetime | None, fmt: str = "medium") -> str:
+    return format_datetime(value, fmt) if value else ""
+
+
+def _date(value: datetime | None, fmt: str = "long") -> str:
+    return format_date(value, fmt) if value else ""
+
+
+def _ago(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return _("%(delta)s ago", delta=format_timedelta(datetime.now(timezone.utc) - value, granularity="minute"))
+
+
+def _reading_time(minutes: int) -> str:
+    return ngettext("%(num)d min read", "%(num)d min read", minutes)
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters.update(datetime=_datetime, date=_date, ago=_ago, reading_time=_reading_time)
+    app.jinja_env.globals.update(has_role=permissions.has_role, can_edit_post=permissions.can_edit_post)
+    app.context_processor(lambda: {"current_locale": str(get_locale() or app.config["BABEL_DEFAULT_LOCALE"])})
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True

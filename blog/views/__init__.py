@@ -1,0 +1,1 @@
+"""HTTP views: thin functions that parse input, call one service and render or redirect."""
