@@ -59,6 +59,10 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     login_manager.init_app(app)
     login_manager.user_loader(accounts.load_session_user)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = i18n._l("Please sign in to see this page.")
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
     queue.init_app(app)
     storage.init_app(app)
     templating.init_app(app)
@@ -67,9 +71,15 @@ def register_extensions(app: Flask) -> None:
 
 def register_views(app: Flask) -> None:
     from blog.views import errors, health, media
+    from blog.views.auth.routes import bp as auth_bp
+    from blog.views.admin.routes import bp as admin_bp
     from blog.views.public.routes import bp as public_bp
+    from blog.views.settings.routes import bp as settings_bp
 
     app.register_blueprint(public_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(settings_bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(media.bp)
     errors.init_app(app)

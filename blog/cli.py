@@ -7,9 +7,10 @@ import sys
 import click
 from flask import Flask
 
-from blog.exceptions import InvalidInput
-from blog.models.user import ROLES
-from blog.services import accounts, seed
+from blog.exceptions import InvalidInput, ServiceError
+from blog.models.user import ROLES, USER_STATUSES
+from blog.permissions import OPERATOR
+from blog.services import accounts, admin, seed
 
 users = click.Group("users", help="Manage user accounts.")
 seed_group = click.Group("seed", help="Load demo content.")
@@ -21,7 +22,26 @@ def _fail(message: str) -> None:
 
 
 def _invalid(exc: InvalidInput) -> None:
-    _fail("; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.errors.items()))
+    # "_" holds messages about the whole request rather than one field: print them bare.
+    _fail("; ".join(" ".join(msgs) if field == "_" else f"{field}: {' '.join(msgs)}"
+                    for field, msgs in exc.errors.items()))
+
+
+def _user_named(username: str):
+    user = accounts.get_by_login(username)
+    if user is None:
+        _fail(f"no user named {username}")
+    return user
+
+
+def _run(service, **kwargs):
+    """Call an admin service as the operator; its refusals become one "Error: ..." line and exit code 1."""
+    try:
+        return service(actor=OPERATOR, **kwargs)
+    except InvalidInput as exc:
+        _invalid(exc)
+    except ServiceError as exc:
+        _fail(exc.message)
 
 
 @users.command("create")
@@ -41,6 +61,82 @@ def create_user(username, email, role, display_name, password):
     except InvalidInput as exc:
         _invalid(exc)
     click.echo(f"Created {user.role} {user.username} <{user.email}> (id {user.id}).")
+
+
+@users.command("list")
+@click.option("--role", type=click.Choice(ROLES), help="Only users with this role.")
+@click.option("--status", type=click.Choice(USER_STATUSES), help="Only users with this status.")
+def list_users(role, status):
+    """List accounts, ordered by username."""
+    rows = []
+    page = 1
+    while True:
+        pagination = _run(admin.list_users, role=role, status=status, page=page, per_page=100)
+        rows += [(str(u.id), u.username, u.email, u.role, u.status, "yes" if u.is_confirmed else "no")
+                 for u in pagination.items]
+        if not pagination.has_next:
+            break
+        page += 1
+    if not rows:
+        click.echo("No users.")
+        return
+    header = ("ID", "USERNAME", "EMAIL", "ROLE", "STATUS", "CONFIRMED")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        cells = [cell.rjust(width) if i == 0 else cell.ljust(width) for i, (cell, width) in enumerate(zip(row, widths))]
+        click.echo("  ".join(cells).rstrip())
+
+
+@users.command("set-role")
+@click.argument("username")
+@click.argument("role", type=click.Choice(ROLES), metavar="ROLE")
+def set_role(username, role):
+    """Give USERNAME another ROLE: reader, author, editor or admin."""
+    user = _user_named(username)
+    old = user.role
+    user = _run(admin.change_role, user_id=user.id, role=role)
+    if old == role:
+        click.echo(f"{user.username} is already {role}; nothing changed.")
+    else:
+        click.echo(f"Changed {user.username}'s role from {old} to {role}.")
+
+
+@users.command("suspend")
+@click.argument("username")
+def suspend_user(username):
+    """Suspend USERNAME: they cannot sign in, and their sessions end now."""
+    user = _user_named(username)
+    old = user.status
+    user = _run(admin.suspend, user_id=user.id)
+    if old == "suspended":
+        click.echo(f"{user.username} is already suspended; nothing changed.")
+    else:
+        click.echo(f"Suspended {user.username}; their sessions have ended.")
+
+
+@users.command("reinstate")
+@click.argument("username")
+def reinstate_user(username):
+    """Let suspended USERNAME sign in again."""
+    user = _user_named(username)
+    old = user.status
+    user = _run(admin.reinstate, user_id=user.id)
+    if old == "active":
+        click.echo(f"{user.username} is already active; nothing changed.")
+    else:
+        click.echo(f"Reinstated {user.username}.")
+
+
+@users.command("reset-password")
+@click.argument("username")
+@click.option("--password", help="Prompted for (hidden, with confirmation) when absent.")
+def reset_password(username, password):
+    """Set a new password for USERNAME; their sessions end."""
+    user = _user_named(username)
+    if password is None:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    user = _run(admin.set_password, user_id=user.id, password=password)
+    click.echo(f"Set a new password for {user.username}; their sessions have ended.")
 
 
 @seed_group.command("demo")

@@ -98,6 +98,15 @@ class Config:
     PREFERRED_URL_SCHEME: str = "http"
     INTERNAL_HOSTS: tuple[str, ...] = ()
     INSTANCE_PATH: str = str(PROJECT_ROOT / "instance")
+    BASE_URL: str | None = None
+    MAIL_SERVER: str | None = None
+    MAIL_PORT: int = 25
+    MAIL_USE_TLS: bool = False
+    MAIL_USERNAME: str | None = None
+    MAIL_PASSWORD: str | None = None
+    MAIL_DEFAULT_SENDER: str = "Blog <no-reply@localhost>"
+    MAIL_OUTBOX: str = ""
+    REMEMBER_COOKIE_DURATION: int = 30 * 24 * 3600
 
     @classmethod
     def from_env(cls, environ: dict | None = None) -> "Config":
@@ -132,6 +141,15 @@ class Config:
             PREFERRED_URL_SCHEME="https" if production else "http",
             INTERNAL_HOSTS=internal_hosts,
             INSTANCE_PATH=instance,
+            BASE_URL=(env.get("BASE_URL") or "").strip().rstrip("/") or None,
+            MAIL_SERVER=env.get("MAIL_SERVER") or None,
+            MAIL_PORT=_int(env, "MAIL_PORT", 25),
+            MAIL_USE_TLS=_bool(env.get("MAIL_USE_TLS")),
+            MAIL_USERNAME=env.get("MAIL_USERNAME") or None,
+            MAIL_PASSWORD=env.get("MAIL_PASSWORD") or None,
+            MAIL_DEFAULT_SENDER=env.get("MAIL_DEFAULT_SENDER") or "Blog <no-reply@localhost>",
+            MAIL_OUTBOX=env.get("MAIL_OUTBOX") or str(Path(instance) / "outbox"),
+            REMEMBER_COOKIE_DURATION=_int(env, "REMEMBER_COOKIE_DAYS", 30) * 24 * 3600,
         )
 
     @property
@@ -172,6 +190,10 @@ def validate(config: Config) -> list[str]:
         problems.append("S3_BUCKET is missing: production stores media in S3-compatible storage")
     if config.DEBUG:
         problems.append("FLASK_DEBUG must be off in production")
+    if not config.MAIL_SERVER:
+        problems.append("MAIL_SERVER is missing: production sends account emails over SMTP")
+    if not config.BASE_URL:
+        problems.append("BASE_URL is missing: emails need absolute links (e.g. https://blog.example.com)")
     return problems
 
 

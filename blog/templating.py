@@ -30,7 +30,13 @@ def _reading_time(minutes: int) -> str:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(datetime=_datetime, date=_date, ago=_ago, reading_time=_reading_time)
-    app.jinja_env.globals.update(has_role=permissions.has_role, can_edit_post=permissions.can_edit_post)
+    app.jinja_env.globals.update(
+        has_role=permissions.has_role,
+        can_edit_post=permissions.can_edit_post,
+        can_administer=permissions.can_administer,
+        can_moderate=permissions.can_moderate,
+        can_comment=permissions.can_comment,
+    )
     app.context_processor(lambda: {"current_locale": str(get_locale() or app.config["BABEL_DEFAULT_LOCALE"])})
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask import has_app_context
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
 from blog.app import create_app
@@ -62,12 +64,28 @@ def scratch_database(prefix: str = "blog_test"):
         admin.dispose()
 
 
+class IsolatedClient(FlaskClient):
+    """Gives every request its own app context, as a real server does.
+
+    The fixtures keep an app context open for the test's own queries; without this, requests would
+    share its ``g`` (and Flask-Login's cached user) and its database session.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            response = super().open(*args, **kwargs)
+        if has_app_context():
+            db.session.expire_all()  # the test's own session sees what the request committed
+        return response
+
+
 def make_config(tmp_path: Path, database_url: str, **overrides) -> TestConfig:
     config = TestConfig.from_env({"INSTANCE_PATH": str(tmp_path / "instance")})
     config.SQLALCHEMY_DATABASE_URI = database_url
     config.DATABASE_URL_SET = True
     config.WTF_CSRF_ENABLED = False
     config.INTERNAL_HOSTS = ("blog.test",)
+    config.BASE_URL = "http://blog.test"
     for key, value in overrides.items():
         setattr(config, key, value)
     return config
@@ -82,6 +100,7 @@ def database_url():
 @pytest.fixture(scope="session")
 def _migrated_app(database_url, tmp_path_factory):
     app = create_app(make_config(tmp_path_factory.mktemp("app"), database_url))
+    app.test_client_class = IsolatedClient
     with app.app_context():
         upgrade()
     yield app
@@ -122,6 +141,7 @@ def make_app(database_url, tmp_path):
     def _make(**overrides):
         new_app = create_app(make_config(tmp_path / f"app{len(built)}", overrides.pop("database_url", database_url),
                                          **overrides))
+        new_app.test_client_class = IsolatedClient
         built.append(new_app)
         return new_app
 
@@ -129,3 +149,55 @@ def make_app(database_url, tmp_path):
     for built_app in built:
         with built_app.app_context():
             db.engine.dispose()
+
+
+class Outbox:
+    """The emails the app wrote to MAIL_OUTBOX (the embedded default's stand-in for an SMTP server)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def messages(self):
+        from email import policy
+        from email.parser import BytesParser
+
+        if not self.folder.exists():
+            return []
+        paths = sorted(self.folder.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns)
+        return [BytesParser(policy=policy.default).parsebytes(p.read_bytes()) for p in paths]
+
+    def last(self):
+        messages = self.messages()
+        assert messages, "no email was sent"
+        return messages[-1]
+
+    def clear(self):
+        for path in self.folder.glob("*.eml"):
+            path.unlink()
+
+
+@pytest.fixture
+def outbox(app):
+    box = Outbox(Path(app.config["MAIL_OUTBOX"]))
+    box.clear()
+    yield box
+    box.clear()
+
+
+def email_parts(message) -> tuple[str, str]:
+    """(text, html) bodies of a parsed message."""
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    html_part = message.get_body(preferencelist=("html",))
+    return text, html_part.get_content() if html_part else ""
+
+
+def link_in(message, path_prefix: str) -> str:
+    """The path of the first link in ``message`` whose path starts with ``path_prefix``."""
+    import re
+    from urllib.parse import urlsplit
+
+    text, _html = email_parts(message)
+    for url in re.findall(r"https?://\S+", text):
+        if urlsplit(url).path.startswith(path_prefix):
+            return urlsplit(url).path
+    raise AssertionError(f"no link to {path_prefix} in: {text}")

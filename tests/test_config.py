@@ -17,6 +17,8 @@ PRODUCTION = {
     "REDIS_URL": "redis://cache.internal:6379/0",
     "STORAGE_BACKEND": "s3",
     "S3_BUCKET": "blog-media",
+    "MAIL_SERVER": "smtp.internal",
+    "BASE_URL": "https://blog.example.com",
 }
 
 
@@ -40,6 +42,8 @@ def test_complete_production_config_is_accepted():
         ({"REDIS_URL": None}, "REDIS_URL is missing"),
         ({"STORAGE_BACKEND": None}, "STORAGE_BACKEND must be 's3'"),
         ({"S3_BUCKET": None}, "S3_BUCKET is missing"),
+        ({"MAIL_SERVER": None}, "MAIL_SERVER is missing"),
+        ({"BASE_URL": None}, "BASE_URL is missing"),
     ],
 )
 def test_production_refuses_each_missing_or_unsafe_setting(changes, expected):
@@ -50,10 +54,10 @@ def test_production_refuses_each_missing_or_unsafe_setting(changes, expected):
 
 def test_every_problem_gets_its_own_line():
     problems = validate(Config.from_env({"BLOG_ENV": "production"}))
-    assert len(problems) == 4  # secret, database, redis, storage
+    assert len(problems) == 6  # secret, database, redis, storage, mail, base URL
     with pytest.raises(ConfigError) as info:
         create_app(Config.from_env({"BLOG_ENV": "production"}))
-    assert str(info.value).count("\n  - ") == 4
+    assert str(info.value).count("\n  - ") == 6
 
 
 def test_debug_is_never_on_in_production():

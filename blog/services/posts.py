@@ -181,6 +181,8 @@ def create_post(
         errors["status"] = [_("Unknown status.")]
     if errors:
         raise InvalidInput(errors)
+    if status == "published" and not permissions.can_publish(actor):
+        raise PermissionDenied(_("Confirm your email address before publishing."))
     if status == "published" and published_at is None:
         published_at = _now()
     post = Post(

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote, urlsplit
 
 from flask import abort, request
+from flask_login import current_user
 
 from blog.services.posts import MAX_PAGE
 
@@ -19,3 +21,28 @@ def page_arg() -> int:
     if page < 1 or page > MAX_PAGE:
         abort(404)
     return page
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """``target`` when it is a path on this site, else ``default``.
+
+    Refuses absolute and scheme-relative URLs (``https://x``, ``//x``, ``https:x``), backslash tricks
+    that browsers read as ``//`` (``/\\x``), control characters, and their percent-encoded forms.
+    """
+    if not target:
+        return default
+    for candidate in (target, unquote(target)):
+        if any(ord(ch) < 32 or ch == "\\" for ch in candidate):
+            return default
+        parts = urlsplit(candidate)
+        if parts.scheme or parts.netloc or not candidate.startswith("/") or candidate.startswith("//"):
+            return default
+    return target
+
+
+def acting_user():
+    """The signed-in user object itself, not Flask-Login's proxy, to hand to services.
+
+    A proxy handed back to ``login_user`` would make ``current_user`` resolve to itself.
+    """
+    return current_user._get_current_object()

@@ -1,0 +1,108 @@
+from babel import Locale
+from flask import Blueprint, current_app, flash, redirect, render_template, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from blog.exceptions import InvalidInput
+from blog.i18n import _
+from blog.services import accounts
+from blog.views.common import acting_user
+from blog.views.forms import ActionForm
+from blog.views.settings.forms import EmailForm, PasswordForm, ProfileForm
+
+bp = Blueprint("settings", __name__, url_prefix="/settings")
+
+
+def _status(form) -> int:
+    return 422 if form.errors or form.form_errors else 200
+
+
+def _profile_choices(form: ProfileForm) -> None:
+    form.locale.choices = [("", _("Automatic (from your browser)"))] + [
+        (code, Locale.parse(code).get_display_name(code).capitalize()) for code in current_app.config["LANGUAGES"]
+    ]
+    form.timezone.choices = [("", _("Site default (%(tz)s)", tz=current_app.config["BABEL_DEFAULT_TIMEZONE"]))] + [
+        (name, name.replace("_", " ")) for name in sorted(accounts.timezones())
+    ]
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@login_required
+def profile():
+    form = ProfileForm()
+    _profile_choices(form)
+    if not form.is_submitted():
+        form.display_name.data = current_user.display_name
+        form.bio.data = current_user.bio
+        form.locale.data = current_user.locale or ""
+        form.timezone.data = current_user.timezone or ""
+    if form.validate_on_submit():
+        try:
+            accounts.update_profile(actor=acting_user(), display_name=form.display_name.data, bio=form.bio.data,
+                                    locale=form.locale.data, timezone_name=form.timezone.data)
+        except InvalidInput as exc:
+            form.apply(exc)
+        else:
+            flash(_("Your profile is saved."), "success")
+            return redirect(url_for("settings.profile"))
+    return render_template("settings/profile.html", form=form), _status(form)
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def password():
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.change_password(actor=acting_user(), current_password=form.current_password.data,
+                                            new_password=form.new_password.data)
+        except InvalidInput as exc:
+            form.apply(exc)
+        else:
+            session.clear()
+            login_user(user)  # this session carries the new session token; all others have ended
+            flash(_("Your password is changed. You were signed out everywhere else."), "success")
+            return redirect(url_for("settings.password"))
+    return render_template("settings/password.html", form=form, signout_form=ActionForm()), _status(form)
+
+
+@bp.route("/email", methods=["GET", "POST"])
+@login_required
+def email():
+    form = EmailForm()
+    if form.validate_on_submit():
+        try:
+            new_email = accounts.request_email_change(actor=acting_user(), new_email=form.new_email.data,
+                                                      password=form.password.data)
+        except InvalidInput as exc:
+            form.apply(exc)
+        else:
+            flash(_("We sent a link to %(email)s. Your address changes when you follow it.", email=new_email), "info")
+            return redirect(url_for("settings.email"))
+    return render_template("settings/email.html", form=form, resend_form=ActionForm()), _status(form)
+
+
+@bp.route("/email/confirm/<token>", methods=["GET", "POST"])
+def confirm_email_change(token):
+    form = ActionForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.confirm_email_change(token=token)
+        except InvalidInput as exc:
+            form.apply(exc)
+        else:
+            flash(_("Your email address is now %(email)s.", email=user.email), "success")
+            return redirect(url_for("public.index"))
+    return render_template("settings/confirm_email_change.html", form=form), 400 if form.form_errors else 200
+
+
+@bp.post("/sign-out-everywhere")
+@login_required
+def sign_out_everywhere():
+    form = ActionForm()
+    if form.validate_on_submit():
+        accounts.sign_out_everywhere(actor=acting_user())
+        logout_user()
+        session.clear()
+        flash(_("You were signed out on every device."), "success")
+        return redirect(url_for("auth.login"))
+    return redirect(url_for("settings.password"))
