@@ -22,7 +22,7 @@ from blog.models.comment import Comment
 from blog.models.post import Post
 from blog.models.user import ROLES, USER_STATUSES, User, new_session_token
 from blog.services import accounts, audit
-from blog.services.posts import MAX_PAGE
+from blog.services.pagination import MAX_PAGE
 
 USERS_PER_PAGE = 25
 AUDIT_PER_PAGE = 50

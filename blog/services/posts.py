@@ -15,8 +15,8 @@ from blog.i18n import _
 from blog.models.comment import Comment
 from blog.models.post import Post, Tag, post_tags
 from blog.models.user import User
+from blog.services.pagination import Window, window
 
-MAX_PAGE = 10_000  # keeps OFFSET far from integer overflow on hostile page numbers
 TITLE_MAX = 200
 SLUG_MAX = 200
 TAG_MAX = 50
@@ -31,18 +31,12 @@ def _visible(now: datetime):
     return sa.and_(Post.kind == "post", Post.status == "published", Post.published_at <= now)
 
 
-def _listing(where, *, page: int, per_page: int | None = None, join_tag: bool = False):
-    if page < 1 or page > MAX_PAGE:
-        raise NotFound(_("There is no such page."))
-    per_page = per_page or current_app.config["POSTS_PER_PAGE"]
+def _listing(where, *, page: int, join_tag: bool = False) -> Window:
     stmt = sa.select(Post).where(where).options(joinedload(Post.author), selectinload(Post.tags))
     if join_tag:
         stmt = stmt.join(post_tags, post_tags.c.post_id == Post.id)
     stmt = stmt.order_by(Post.published_at.desc(), Post.id.desc())
-    pagination = db.paginate(stmt, page=page, per_page=per_page, error_out=False, max_per_page=100)
-    if page > 1 and page > (pagination.pages or 1):
-        raise NotFound(_("There is no such page."))
-    return pagination
+    return window(stmt, page=page, per_page=current_app.config["POSTS_PER_PAGE"])
 
 
 def home_feed(*, page: int = 1, now: datetime | None = None):

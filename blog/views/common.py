@@ -7,7 +7,7 @@ from urllib.parse import unquote, urlsplit
 from flask import abort, request
 from flask_login import current_user
 
-from blog.services.posts import MAX_PAGE
+from blog.services.pagination import MAX_PAGE
 
 _PAGE = re.compile(r"[0-9]{1,6}")
 
