@@ -5,6 +5,7 @@ import logging
 import secrets
 from pathlib import Path
 
+import sqlalchemy as sa
 from flask import Flask
 
 from blog import i18n, storage, templating
@@ -51,9 +52,16 @@ def register_logging(app: Flask) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+def _sqlite_foreign_keys(dbapi_connection, _record) -> None:
+    dbapi_connection.execute("PRAGMA foreign_keys = ON")
+
+
 def register_extensions(app: Flask) -> None:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":  # SQLite ignores ON DELETE rules unless asked, per connection
+            sa.event.listen(db.engine, "connect", _sqlite_foreign_keys)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
@@ -71,15 +79,23 @@ def register_extensions(app: Flask) -> None:
 
 def register_views(app: Flask) -> None:
     from blog.views import errors, health, media
+    from blog.views.converters import PageSlugConverter
     from blog.views.auth.routes import bp as auth_bp
     from blog.views.admin.routes import bp as admin_bp
+    from blog.views.moderation.routes import bp as moderation_bp
     from blog.views.public.routes import bp as public_bp
     from blog.views.settings.routes import bp as settings_bp
+    from blog.views.studio.routes import bp as studio_bp
+    from blog.views.pages import bp as pages_bp
 
+    app.url_map.converters["page_slug"] = PageSlugConverter
     app.register_blueprint(public_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(moderation_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(settings_bp)
+    app.register_blueprint(studio_bp)
+    app.register_blueprint(pages_bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(media.bp)
     errors.init_app(app)

@@ -84,6 +84,8 @@ class Config:
     S3_REGION: str | None = None
     S3_ENDPOINT_URL: str | None = None
     POSTS_PER_PAGE: int = 10
+    COMMENT_MAX_LENGTH: int = 5000
+    COMMENTS_PER_MINUTE: int = 5
     BABEL_DEFAULT_LOCALE: str = "en"
     BABEL_DEFAULT_TIMEZONE: str = "UTC"
     BABEL_TRANSLATION_DIRECTORIES: str = str(PROJECT_ROOT / "translations")
@@ -134,6 +136,8 @@ class Config:
             S3_REGION=env.get("S3_REGION") or None,
             S3_ENDPOINT_URL=env.get("S3_ENDPOINT_URL") or None,
             POSTS_PER_PAGE=_int(env, "POSTS_PER_PAGE", 10),
+            COMMENT_MAX_LENGTH=_int(env, "COMMENT_MAX_LENGTH", 5000),
+            COMMENTS_PER_MINUTE=_int(env, "COMMENTS_PER_MINUTE", 5),
             BABEL_DEFAULT_LOCALE=env.get("DEFAULT_LOCALE", "en"),
             BABEL_DEFAULT_TIMEZONE=env.get("DEFAULT_TIMEZONE", "UTC"),
             SESSION_COOKIE_SECURE=production,
@@ -171,6 +175,10 @@ def validate(config: Config) -> list[str]:
         )
     if config.POSTS_PER_PAGE < 1 or config.POSTS_PER_PAGE > 100:
         problems.append("POSTS_PER_PAGE must be between 1 and 100")
+    if config.COMMENT_MAX_LENGTH < 1:
+        problems.append("COMMENT_MAX_LENGTH must be at least 1")
+    if config.COMMENTS_PER_MINUTE < 1:
+        problems.append("COMMENTS_PER_MINUTE must be at least 1")
     if not config.is_production:
         return problems
     secret = config.SECRET_KEY

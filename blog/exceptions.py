@@ -16,6 +16,17 @@ class NotFound(ServiceError):
     status_code = 404
 
 
+class Moved(ServiceError):
+    """The thing asked for lives elsewhere now (a post whose slug changed): answered with a 301."""
+
+    status_code = 301
+
+    def __init__(self, *, kind: str, slug: str):
+        self.kind = kind
+        self.slug = slug
+        super().__init__(slug)
+
+
 class PermissionDenied(ServiceError):
     status_code = 403
 

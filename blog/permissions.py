@@ -35,6 +35,25 @@ def can_publish(user) -> bool:
     return has_role(user, "author") and user.is_confirmed
 
 
+def can_write(user, kind: str = "post") -> bool:
+    """Start a new post (authors and above) or page (editors and above)."""
+    return has_role(user, "editor" if kind == "page" else "author")
+
+
+def can_publish_post(user, post) -> bool:
+    """Publish, schedule, unpublish or archive ``post``: editors any, confirmed authors their own."""
+    return can_edit_post(user, post) and can_publish(user)
+
+
+def can_delete_post(user, post) -> bool:
+    return can_edit_post(user, post)
+
+
+def can_see_all_posts(user) -> bool:
+    """The studio's "All posts" view; authors see only their own."""
+    return has_role(user, "editor")
+
+
 def can_comment(user) -> bool:
     """Any signed-in, active user with a confirmed email address."""
     return _signed_in(user) and user.is_confirmed

@@ -114,6 +114,11 @@ def _clean(raw_html: str, tags: frozenset[str], internal_hosts: frozenset[str]) 
     return cleaner.clean(raw_html)
 
 
+def clean_text(value: str | None) -> str:
+    """Text safe to store: NUL (which PostgreSQL refuses in text columns) becomes U+FFFD."""
+    return (value or "").replace("\x00", "\ufffd")
+
+
 def to_text(safe_html: str) -> str:
     """Plain text of already sanitized HTML, whitespace collapsed (for excerpts and word counts)."""
     stripped = bleach.clean(safe_html, tags=set(), strip=True)

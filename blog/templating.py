@@ -24,12 +24,18 @@ def _ago(value: datetime | None) -> str:
     return _("%(delta)s ago", delta=format_timedelta(datetime.now(timezone.utc) - value, granularity="minute"))
 
 
+def _reading_stats(text: str | None) -> str:
+    words = len((text or "").split())
+    return _("%(words)s words · about %(minutes)s min to read", words=words, minutes=max(1, round(words / 230)))
+
+
 def _reading_time(minutes: int) -> str:
     return ngettext("%(num)d min read", "%(num)d min read", minutes)
 
 
 def init_app(app: Flask) -> None:
-    app.jinja_env.filters.update(datetime=_datetime, date=_date, ago=_ago, reading_time=_reading_time)
+    app.jinja_env.filters.update(datetime=_datetime, date=_date, ago=_ago, reading_time=_reading_time,
+                                 reading_stats=_reading_stats)
     app.jinja_env.globals.update(
         has_role=permissions.has_role,
         can_edit_post=permissions.can_edit_post,

@@ -85,13 +85,24 @@ def run_migrations_online():
                 directives[:] = []
                 logger.info('No changes in schema detected.')
 
+    def render_item(type_, obj, autogen_context):
+        # Scripts must not import the app: write our UTC column type as the plain type it wraps.
+        if type_ == "type" and type(obj).__name__ == "UTCDateTime":
+            return "sa.DateTime(timezone=True)"
+        return False
+
     conf_args = current_app.extensions['migrate'].configure_args
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
+    conf_args.setdefault("render_item", render_item)
 
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # Batch operations rebuild tables; with foreign keys enforced, dropping the old copy fails.
+            connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
+            connection.commit()  # end SQLAlchemy's implicit transaction so Alembic runs its own
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
@@ -100,6 +111,9 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("PRAGMA foreign_keys = ON")  # the connection goes back to the pool
+            connection.commit()
 
 
 if context.is_offline_mode():

@@ -52,7 +52,8 @@ def make_post(author: User | None = None, *, status: str = "published", publishe
 
 
 def make_comment(post: Post, author: User | None = None, *, status: str = "approved", source: str = "Nice post!") -> Comment:
-    rendered = sanitize.render_markdown(source, comment=True)
+    source = sanitize.clean_text(source)
+    rendered = sanitize.render_markdown(source, comment=True, internal_hosts=("blog.test",))
     comment = Comment(post=post, author=author or make_user("reader"), source=source, body_html=rendered.html,
                       sanitizer_version=rendered.version, status=status)
     db.session.add(comment)

@@ -9,7 +9,8 @@ from blog.extensions import db
 from tests.conftest import scratch_database
 from tests.factories import make_post, make_user
 
-TABLES = {"users", "posts", "tags", "post_tags", "post_revisions", "comments", "media", "audit_events"}
+TABLES = {"users", "posts", "tags", "post_tags", "post_revisions", "comments", "media", "audit_events",
+          "slug_redirects"}
 
 
 def _tables():

@@ -48,6 +48,8 @@ class Post(TimestampMixin, db.Model):
         sa.Index("ix_posts_kind_status_published_at", "kind", "status", "published_at"),
         # Author profile: one author's visible posts newest first.
         sa.Index("ix_posts_author_id_status_published_at", "author_id", "status", "published_at"),
+        # The studio lists posts by last change.
+        sa.Index("ix_posts_kind_updated_at", "kind", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -66,13 +68,15 @@ class Post(TimestampMixin, db.Model):
     featured_image_id: Mapped[int | None] = mapped_column(sa.ForeignKey("media.id", ondelete="SET NULL"))
     # Optimistic locking: SQLAlchemy adds "AND version = :old" to every UPDATE and bumps it.
     version: Mapped[int] = mapped_column(nullable=False, default=1)
+    # Pages only: position in the site navigation (None keeps a page out of it).
+    nav_order: Mapped[int | None] = mapped_column()
 
     author: Mapped["User"] = relationship(back_populates="posts", foreign_keys=[author_id])
     tags: Mapped[list[Tag]] = relationship(secondary=post_tags, order_by=Tag.name)
     featured_image: Mapped["Media | None"] = relationship(foreign_keys=[featured_image_id])
     comments: Mapped[list["Comment"]] = relationship(back_populates="post", passive_deletes=True)
     revisions: Mapped[list["PostRevision"]] = relationship(
-        back_populates="post", passive_deletes=True, order_by="PostRevision.created_at.desc()"
+        back_populates="post", passive_deletes=True, order_by="PostRevision.id.desc()"
     )
 
     __mapper_args__ = {"version_id_col": version}
@@ -88,6 +92,19 @@ class Post(TimestampMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<Post {self.slug}>"
+
+
+class SlugRedirect(db.Model):
+    """An old slug of a post: readers following an old link are sent on with a 301."""
+
+    __tablename__ = "slug_redirects"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    old_slug: Mapped[str] = mapped_column(sa.String(220), nullable=False, unique=True)
+    post_id: Mapped[int] = mapped_column(sa.ForeignKey("posts.id", ondelete="CASCADE"), nullable=False, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+
+    post: Mapped[Post] = relationship()
 
 
 class PostRevision(db.Model):

@@ -336,7 +336,8 @@ def update_profile(*, actor: User, display_name: str, bio: str, locale: str | No
     Raises InvalidInput for an unknown locale or time zone, or text that is too long.
     """
     errors: dict[str, list[str]] = {}
-    display_name = " ".join((display_name or "").split())
+    display_name = " ".join(sanitize.clean_text(display_name).split())
+    bio = sanitize.clean_text(bio)
     if len(display_name) > DISPLAY_NAME_MAX:
         errors["display_name"] = [_("Use at most %(max)d characters.", max=DISPLAY_NAME_MAX)]
     if len(bio or "") > BIO_MAX:

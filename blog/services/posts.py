@@ -9,11 +9,10 @@ from slugify import slugify
 from sqlalchemy.orm import joinedload, selectinload
 
 from blog import permissions, sanitize
-from blog.exceptions import InvalidInput, NotFound, PermissionDenied
+from blog.exceptions import InvalidInput, Moved, NotFound, PermissionDenied
 from blog.extensions import db
 from blog.i18n import _
-from blog.models.comment import Comment
-from blog.models.post import Post, Tag, post_tags
+from blog.models.post import Post, SlugRedirect, Tag, post_tags
 from blog.models.user import User
 from blog.services.pagination import Window, window
 
@@ -64,17 +63,21 @@ def author_feed(*, username: str, page: int = 1, now: datetime | None = None):
     return user, _listing(where, page=page)
 
 
-def post_for_reader(*, slug: str, viewer=None, now: datetime | None = None) -> Post:
-    """The post at ``slug`` with its author, tags and approved comments loaded.
+def post_for_reader(*, slug: str, viewer=None, kind: str = "post", now: datetime | None = None) -> Post:
+    """The post (or page, with ``kind="page"``) at ``slug`` with its author and tags loaded.
 
     Raises NotFound for drafts, archived and scheduled posts unless ``viewer`` may edit it.
     Rows rendered by an older sanitizer policy are re-rendered once and saved.
     """
     post = db.session.scalar(
         sa.select(Post)
-        .where(Post.slug == slug)
+        .where(Post.slug == slug, Post.kind == kind)
         .options(joinedload(Post.author), selectinload(Post.tags))
     )
+    if post is None:
+        new_slug = moved_to(slug=slug, kind=kind, now=now)
+        if new_slug:
+            raise Moved(kind=kind, slug=new_slug)
     if post is None or not permissions.can_view_post(viewer, post, now=now or _now()):
         raise NotFound(_("There is no such post."))
     if post.sanitizer_version != sanitize.VERSION:
@@ -83,15 +86,23 @@ def post_for_reader(*, slug: str, viewer=None, now: datetime | None = None) -> P
     return post
 
 
-def approved_comments(post: Post) -> list[Comment]:
-    return list(
-        db.session.scalars(
-            sa.select(Comment)
-            .where(Comment.post_id == post.id, Comment.status == "approved")
-            .options(joinedload(Comment.author))
-            .order_by(Comment.created_at, Comment.id)
-        )
+def moved_to(*, slug: str, kind: str = "post", now: datetime | None = None) -> str | None:
+    """The current slug of a visible post that used to live at ``slug``, else ``None``."""
+    return db.session.scalar(
+        sa.select(Post.slug).join(SlugRedirect, SlugRedirect.post_id == Post.id)
+        .where(SlugRedirect.old_slug == slug, Post.kind == kind, Post.status == "published",
+               Post.published_at <= (now or _now()))
     )
+
+
+def nav_pages(*, now: datetime | None = None) -> list[tuple[str, str]]:
+    """``(title, slug)`` of the published pages shown in the site navigation, in their order."""
+    return [tuple(row) for row in db.session.execute(
+        sa.select(Post.title, Post.slug)
+        .where(Post.kind == "page", Post.status == "published", Post.published_at <= (now or _now()),
+               Post.nav_order.is_not(None))
+        .order_by(Post.nav_order, Post.title)
+    )]
 
 
 def _render_into(post: Post) -> None:
@@ -165,7 +176,8 @@ def create_post(
     needed = "editor" if kind == "page" else "author"
     if not permissions.has_role(actor, needed):
         raise PermissionDenied(_("You may not write posts."))
-    title = " ".join((title or "").split())
+    title = " ".join(sanitize.clean_text(title).split())
+    source = sanitize.clean_text(source)
     errors: dict[str, list[str]] = {}
     if not title:
         errors["title"] = [_("A title is required.")]

@@ -46,3 +46,8 @@ def acting_user():
     A proxy handed back to ``login_user`` would make ``current_user`` resolve to itself.
     """
     return current_user._get_current_object()
+
+
+def viewer():
+    """The signed-in user object, or ``None`` for an anonymous visitor (for services that read)."""
+    return acting_user() if current_user.is_authenticated else None

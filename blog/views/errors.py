@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from blog.exceptions import ServiceError
+from blog.exceptions import Moved, ServiceError
 from blog.i18n import _
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,11 @@ def render_error(code: int, message: str | None = None):
 
 
 def init_app(app: Flask) -> None:
+    @app.errorhandler(Moved)
+    def moved(exc: Moved):
+        endpoint = "pages.page" if exc.kind == "page" else "public.post"
+        return redirect(url_for(endpoint, slug=exc.slug), 301)
+
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError):
         return render_error(exc.status_code, exc.message or None)

@@ -1,8 +1,11 @@
-from flask import Blueprint, render_template
-from flask_login import current_user
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_login import login_required
 
-from blog.services import posts
-from blog.views.common import page_arg
+from blog.exceptions import InvalidInput, PermissionDenied
+from blog.i18n import _
+from blog.services import comments, posts
+from blog.views.common import acting_user, page_arg, viewer
+from blog.views.public.forms import CommentForm
 
 bp = Blueprint("public", __name__)
 
@@ -13,10 +16,42 @@ def index():
     return render_template("public/index.html", pagination=pagination)
 
 
+def _post_page(post, form, code=200):
+    shown = comments.visible_comments(post=post, viewer=viewer())
+    return render_template("public/post.html", post=post, comments=shown, comment_form=form), code
+
+
 @bp.get("/p/<slug>")
 def post(slug):
-    post = posts.post_for_reader(slug=slug, viewer=current_user)
-    return render_template("public/post.html", post=post, comments=posts.approved_comments(post))
+    return _post_page(posts.post_for_reader(slug=slug, viewer=viewer()), CommentForm())
+
+
+@bp.post("/p/<slug>/comments")
+@login_required
+def add_comment(slug):
+    post = posts.post_for_reader(slug=slug, viewer=acting_user())
+    form = CommentForm()
+    if not form.validate():
+        return _post_page(post, form, 422)
+    try:
+        comment = comments.add_comment(actor=acting_user(), post_id=post.id, source=form.body.data)
+    except InvalidInput as exc:
+        form.apply(exc)
+        return _post_page(post, form, 422)
+    except PermissionDenied as exc:
+        form.body.errors = [*form.body.errors, exc.message]
+        return _post_page(post, form, 403)
+    if comment.status == "approved":
+        flash(_("Your comment is published."), "success")
+    else:
+        flash(_("Thanks! Your comment will appear once a moderator approves it."), "success")
+    return redirect(url_for("public.post", slug=post.slug, _anchor=f"comment-{comment.id}"))
+
+
+@bp.get("/p/<slug>/comments")
+def comments_section(slug):
+    # Where signing in from a comment form leads back to (the form posts here): the post's comments.
+    return redirect(url_for("public.post", slug=slug, _anchor="comments"))
 
 
 @bp.get("/tag/<slug>")

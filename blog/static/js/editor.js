@@ -1,0 +1,63 @@
+// The post editor's enhancements. Everything works without this file: the Preview button submits the
+// form and the server renders the preview. With it: the preview updates in place, the word count is
+// live, and leaving with unsaved changes asks first.
+(function () {
+  "use strict";
+  var form = document.querySelector("form.editor");
+  if (!form) { return; }
+  var source = form.querySelector("textarea[name=source]");
+  var pane = document.getElementById("preview");
+  var counter = document.getElementById("word-count");
+  var label = form.getAttribute("data-words-label") || "%(words)s / %(minutes)s";
+  var dirty = false;
+  var timer = null;
+
+  function words(text) {
+    var trimmed = text.trim();
+    return trimmed ? trimmed.split(/\s+/).length : 0;
+  }
+
+  function updateCount() {
+    if (!counter || !source) { return; }
+    var n = words(source.value);
+    counter.textContent = label.replace("%(words)s", String(n))
+      .replace("%(minutes)s", String(Math.max(1, Math.round(n / 230))));
+  }
+
+  function refreshPreview() {
+    var data = new FormData(form);
+    data.set("action", "preview");
+    return fetch(form.getAttribute("data-preview-url"), {
+      method: "POST", body: data, credentials: "same-origin", headers: { "X-Requested-With": "fetch" }
+    }).then(function (response) {
+      if (!response.ok) { throw new Error("preview failed: " + response.status); }
+      return response.text();
+    }).then(function (html) {
+      pane.innerHTML = html; // server-rendered through the same sanitizer readers get
+    }).catch(function () {
+      form.querySelector("[data-preview]").removeAttribute("data-preview"); // fall back to a normal submit
+    });
+  }
+
+  form.addEventListener("input", function () {
+    dirty = true;
+    updateCount();
+    if (pane && pane.childElementCount) {
+      clearTimeout(timer);
+      timer = setTimeout(refreshPreview, 700);
+    }
+  });
+
+  form.addEventListener("click", function (event) {
+    var button = event.target.closest("button[data-preview]");
+    if (!button || !pane) { return; }
+    event.preventDefault();
+    refreshPreview().then(function () { pane.scrollIntoView({ behavior: "smooth", block: "start" }); });
+  });
+
+  form.addEventListener("submit", function () { dirty = false; });
+  window.addEventListener("beforeunload", function (event) {
+    if (dirty) { event.preventDefault(); event.returnValue = ""; }
+  });
+  updateCount();
+})();
