@@ -1,45 +1,87 @@
 """The RQ worker: ``python worker.py [QUEUE ...]`` (default: emails media default, in priority order).
 
-Builds the app once and pushes one app context, and imports the job modules before forking, so each
-work-horse starts with Flask, SQLAlchemy and the job code already loaded. Runs the RQ scheduler so
-retries with intervals and scheduled jobs fire. SIGTERM is a warm shutdown: the current job finishes.
+Builds the app once, pushes one app context and imports the job modules before forking, so each
+work-horse starts with Flask, SQLAlchemy, boto3, Pillow and the job code already loaded. Runs the RQ
+scheduler so retries with intervals and scheduled jobs fire, and a thread that moves jobs kept in the
+outbox (while Redis was down) back to Redis. SIGTERM is a warm shutdown: the current job finishes.
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import threading
 from pathlib import Path
 
 from dotenv import load_dotenv
 
 load_dotenv(Path(__file__).resolve().parent / ".env")
 
-import blog.jobs  # noqa: E402,F401  (preload: forked work-horses must not re-import per job)
+import blog.jobs.diagnostics  # noqa: E402,F401  (preloaded: forked work-horses must not re-import per job)
+import blog.jobs.email  # noqa: E402,F401
+from sqlalchemy import orm as sa_orm  # noqa: E402
+
 from blog.app import create_app  # noqa: E402
-from blog.jobs.queue import QUEUES, get_queue, redis_connection  # noqa: E402
+from blog.extensions import db  # noqa: E402
+from blog.jobs.queue import QUEUES, flush_outbox, get_queue, redis_connection  # noqa: E402
+
+try:  # the media jobs pull in Pillow and boto3: load them once here too
+    import blog.jobs.images  # noqa: E402,F401
+except ImportError:  # pragma: no cover - only while the media jobs do not exist yet
+    pass
+
+log = logging.getLogger("blog.worker")
+SWEEP_SECONDS = 30
+
+
+def sweep_outbox(app, stop: threading.Event, every: float) -> None:
+    """Every ``every`` seconds, move jobs that waited in the outbox while Redis was down."""
+    while not stop.wait(every):
+        try:
+            with app.app_context():
+                moved, left = flush_outbox()
+                db.session.remove()
+            if moved or left:
+                log.info("outbox sweep: moved %d job(s), %d left", moved, left)
+        except Exception:  # keep sweeping: the next round may find Redis or the database back
+            log.exception("outbox sweep failed")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("queues", nargs="*", default=list(QUEUES), help=f"queue names (from {', '.join(QUEUES)})")
     parser.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    parser.add_argument("--sweep-seconds", type=float, default=SWEEP_SECONDS,
+                        help="how often to move outbox jobs to Redis (default %(default)s)")
     args = parser.parse_args(argv)
     unknown = [q for q in args.queues if q not in QUEUES]
     if unknown:
         parser.error(f"unknown queue(s): {', '.join(unknown)}; choose from {', '.join(QUEUES)}")
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app()
     with app.app_context():
         connection = redis_connection()
         if connection is None:
             print("REDIS_URL is not set: jobs run inline in the web process; no worker is needed.", file=sys.stderr)
             return 2
+        # Work the forked work-horses would otherwise redo for every job: mapper configuration.
+        sa_orm.configure_mappers()
+        # A forked work-horse must not reuse the parent's database connections (the sweep thread uses them).
+        engine = db.engine
+        os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
+        stop = threading.Event()
+        sweeper = threading.Thread(target=sweep_outbox, args=(app, stop, args.sweep_seconds), daemon=True,
+                                   name="outbox-sweep")
+        sweeper.start()
         from rq import Worker
 
         worker = Worker([get_queue(name) for name in args.queues], connection=connection)
-        logging.getLogger("rq.worker").setLevel(logging.INFO)
-        worker.work(with_scheduler=True, burst=args.burst)
+        try:
+            worker.work(with_scheduler=True, burst=args.burst)
+        finally:
+            stop.set()
     return 0
 
 

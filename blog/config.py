@@ -55,6 +55,19 @@ def _int(env: dict, name: str, default: int) -> int:
         raise ConfigError([f"{name} must be a whole number, got {raw!r}"]) from exc
 
 
+def _int_list(env: dict, name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        values = tuple(int(part) for part in raw.split(","))
+    except ValueError as exc:
+        raise ConfigError([f"{name} must be whole numbers separated by commas, got {raw!r}"]) from exc
+    if any(v < 0 for v in values):
+        raise ConfigError([f"{name} must not be negative"])
+    return values
+
+
 def normalize_database_url(url: str) -> str:
     """Use psycopg 3 for PostgreSQL URLs written the way hosting platforms print them."""
     for prefix in ("postgres://", "postgresql://"):
@@ -108,6 +121,7 @@ class Config:
     MAIL_PASSWORD: str | None = None
     MAIL_DEFAULT_SENDER: str = "Blog <no-reply@localhost>"
     MAIL_OUTBOX: str = ""
+    MAIL_RETRY_INTERVALS: tuple[int, ...] = (10, 30, 60, 300, 900)
     REMEMBER_COOKIE_DURATION: int = 30 * 24 * 3600
 
     @classmethod
@@ -153,6 +167,7 @@ class Config:
             MAIL_PASSWORD=env.get("MAIL_PASSWORD") or None,
             MAIL_DEFAULT_SENDER=env.get("MAIL_DEFAULT_SENDER") or "Blog <no-reply@localhost>",
             MAIL_OUTBOX=env.get("MAIL_OUTBOX") or str(Path(instance) / "outbox"),
+            MAIL_RETRY_INTERVALS=_int_list(env, "MAIL_RETRY_INTERVALS", (10, 30, 60, 300, 900)),
             REMEMBER_COOKIE_DURATION=_int(env, "REMEMBER_COOKIE_DAYS", 30) * 24 * 3600,
         )
 

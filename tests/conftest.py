@@ -24,6 +24,8 @@ from blog.config import TestConfig, normalize_database_url
 from blog.extensions import db
 
 BACKEND = os.environ.get("BLOG_TEST_DATABASE", "sqlite").strip() or "sqlite"
+REDIS_SERVER = os.environ.get("BLOG_TEST_REDIS", "redis://127.0.0.1:6379").rstrip("/")
+REDIS_CLAIM_KEY = "blog-test:claimed-by"
 IS_POSTGRES = BACKEND.startswith("postgres")
 
 
@@ -89,6 +91,54 @@ def make_config(tmp_path: Path, database_url: str, **overrides) -> TestConfig:
     for key, value in overrides.items():
         setattr(config, key, value)
     return config
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """A Redis database of this test run's own: the first empty one (15 down to 1) it can claim.
+
+    Two runs on one machine (a developer and CI, say) never share one. The claim key stays while the
+    run lasts; tests empty everything else (see ``clean_redis``), and the database is emptied at the end.
+    """
+    from redis import Redis
+
+    token = f"{os.getpid()}-{uuid.uuid4().hex}"
+    for number in range(15, 0, -1):
+        url = f"{REDIS_SERVER}/{number}"
+        connection = Redis.from_url(url)
+        try:
+            if connection.set(REDIS_CLAIM_KEY, token, nx=True, ex=6 * 3600):
+                if connection.dbsize() == 1:
+                    break
+                connection.delete(REDIS_CLAIM_KEY)  # someone's data lives here: leave it alone
+        finally:
+            connection.close()
+    else:
+        raise RuntimeError(f"no free Redis database on {REDIS_SERVER} for the tests")
+    yield url
+    connection = Redis.from_url(url)
+    if connection.get(REDIS_CLAIM_KEY) == token.encode():
+        connection.flushdb()
+    connection.close()
+
+
+def clean_redis(connection) -> None:
+    """Delete every key of the run's Redis database except the claim."""
+    keys = [k for k in connection.scan_iter(count=1000) if k != REDIS_CLAIM_KEY.encode()]
+    if keys:
+        connection.delete(*keys)
+
+
+@pytest.fixture
+def redis(redis_url):
+    """A connection to the run's own Redis database, emptied before and after the test."""
+    from redis import Redis
+
+    connection = Redis.from_url(redis_url)
+    clean_redis(connection)
+    yield connection
+    clean_redis(connection)
+    connection.close()
 
 
 @pytest.fixture(scope="session")

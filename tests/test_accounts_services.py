@@ -38,7 +38,7 @@ def test_bad_usernames_are_refused(app, username, message):
 
 @pytest.mark.parametrize("username", ["abc", "Ada_Lovelace", "grace-h", "x" * 30, "user_2026"])
 def test_good_usernames_are_accepted(app, username):
-    assert accounts.register(username=username, email=f"{username}@example.com", password=GOOD).username == username
+    assert accounts.register(username=username, email=f"{username}@example.com", password=GOOD).user.username == username
 
 
 @pytest.mark.parametrize("email", ["plainaddress", "@example.com", "a@", "a b@example.com", "a@example..com", ""])
@@ -47,7 +47,7 @@ def test_invalid_emails_are_refused(app, email):
 
 
 def test_email_is_normalized_and_unique_ignoring_case(app):
-    user = accounts.register(username="first", email="First.Person@EXAMPLE.com", password=GOOD)
+    user = accounts.register(username="first", email="First.Person@EXAMPLE.com", password=GOOD).user
     assert user.email == "First.Person@example.com"
     errors = errors_of(accounts.register, username="second", email="first.person@example.COM", password=GOOD)
     assert errors == {"email": ["An account with this email address exists."]}
@@ -77,7 +77,7 @@ def test_all_problems_are_reported_at_once(app):
 
 
 def test_register_creates_an_unconfirmed_reader_and_mails_a_link(app, outbox):
-    user = accounts.register(username="newbie", email="newbie@example.com", password=GOOD)
+    user = accounts.register(username="newbie", email="newbie@example.com", password=GOOD).user
     assert (user.role, user.is_confirmed) == ("reader", False)
     message = outbox.last()
     assert message["To"] == "newbie@example.com" and message["Subject"] == "Confirm your email address"

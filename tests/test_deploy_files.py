@@ -8,14 +8,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from redis import Redis
 from rq import Queue
 
 from tests.job_helpers import write_marker
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-REDIS_URL = os.environ.get("BLOG_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 
 def procfile():
@@ -59,21 +57,15 @@ def test_worker_refuses_unknown_queues():
     assert result.returncode == 2 and "unknown queue(s): bulk" in result.stderr
 
 
-def test_worker_runs_a_queued_job_inside_an_app_context(tmp_path):
-    connection = Redis.from_url(REDIS_URL)
-    connection.flushdb()
-    try:
-        marker = tmp_path / "marker.txt"
-        Queue("default", connection=connection).enqueue(write_marker, str(marker), "ran")
-        env = {**os.environ, "REDIS_URL": REDIS_URL, "INSTANCE_PATH": str(tmp_path / "instance"),
-               "PYTHONPATH": str(ROOT)}
-        result = subprocess.run([sys.executable, "worker.py", "--burst", "default"], cwd=ROOT, env=env,
-                                capture_output=True, text=True, timeout=120)
-        assert result.returncode == 0, result.stderr
-        assert marker.read_text() == "ran from blog"
-    finally:
-        connection.flushdb()
-        connection.close()
+def test_worker_runs_a_queued_job_inside_an_app_context(tmp_path, redis, redis_url):
+    marker = tmp_path / "marker.txt"
+    Queue("default", connection=redis).enqueue(write_marker, str(marker), "ran")
+    env = {**os.environ, "REDIS_URL": redis_url, "INSTANCE_PATH": str(tmp_path / "instance"),
+           "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "worker.py", "--burst", "default"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert marker.read_text() == "ran from blog"
 
 
 def test_compose_topology_has_every_service_with_healthchecks():

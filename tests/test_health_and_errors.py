@@ -1,12 +1,7 @@
-import os
-
 import pytest
 from flask import abort
 
 from blog.exceptions import PermissionDenied
-
-REDIS_URL = os.environ.get("BLOG_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
-
 
 def test_healthz_answers_while_the_process_runs(client):
     response = client.get("/healthz")
@@ -27,8 +22,8 @@ def test_readyz_names_an_unreachable_database(make_app):
     assert response.json["status"] == "unavailable"
 
 
-def test_readyz_checks_redis_when_configured(make_app):
-    assert make_app(REDIS_URL=REDIS_URL).test_client().get("/readyz").json["checks"]["redis"] == {"ok": True}
+def test_readyz_checks_redis_when_configured(make_app, redis_url):
+    assert make_app(REDIS_URL=redis_url).test_client().get("/readyz").json["checks"]["redis"] == {"ok": True}
     response = make_app(REDIS_URL="redis://127.0.0.1:1/0").test_client().get("/readyz")
     assert response.status_code == 503
     assert response.json["failing"] == ["redis"]

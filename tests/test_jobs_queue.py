@@ -1,56 +1,37 @@
 """The queue on the embedded default (inline) and on the real Redis (own db number, cleaned up)."""
 import logging
-import os
 
 import pytest
-from redis import Redis
 from rq import Queue
 
-from blog.jobs import queue
-
-REDIS_URL = os.environ.get("BLOG_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
-calls = []
+from blog.jobs import diagnostics, queue
 
 
-def record(value):
-    calls.append(value)
 
-
-def explode():
-    raise ValueError("job failed on purpose")
-
-
-def test_inline_jobs_run_in_process(app):
-    calls.clear()
-    assert queue.enqueue(record, 42, queue="emails") is None
-    assert calls == [42]
+def test_inline_jobs_run_in_process(app, tmp_path):
+    marker = tmp_path / "ran"
+    assert queue.enqueue(diagnostics.ping, str(marker), queue="emails") == queue.Enqueued("inline")
+    assert marker.read_text() == "pong\n"
 
 
 def test_inline_job_failures_are_logged_not_raised(app, caplog):
     with caplog.at_level(logging.ERROR, logger="blog.jobs.queue"):
-        queue.enqueue(explode)
-    assert any("inline job" in r.message and "explode" in r.message for r in caplog.records)
+        queue.enqueue(diagnostics.fail, "job failed on purpose")
+    assert any("inline job" in r.message and "diagnostics:fail" in r.message for r in caplog.records)
     assert "job failed on purpose" in caplog.text
 
 
-def test_unknown_queue_is_refused(app):
+def test_unknown_queue_and_non_job_functions_are_refused(app):
     with pytest.raises(ValueError):
-        queue.enqueue(record, 1, queue="bulk")
+        queue.enqueue(diagnostics.ping, queue="bulk")
+    with pytest.raises(ValueError, match="not a job"):
+        queue.enqueue(print, "x")
 
 
-@pytest.fixture
-def redis_app(make_app):
-    connection = Redis.from_url(REDIS_URL)
-    connection.flushdb()
-    yield make_app(REDIS_URL=REDIS_URL)
-    connection.flushdb()
-    connection.close()
-
-
-def test_with_redis_jobs_go_to_the_named_queue(redis_app):
-    with redis_app.app_context():
-        job_id = queue.enqueue(record, 7, queue="media")
-        media = Queue("media", connection=Redis.from_url(REDIS_URL))
-        assert media.job_ids == [job_id]
-        assert media.fetch_job(job_id).args == (7,)
-        assert Queue("emails", connection=Redis.from_url(REDIS_URL)).count == 0
+def test_with_redis_jobs_go_to_the_named_queue(make_app, redis, redis_url):
+    with make_app(REDIS_URL=redis_url).app_context():
+        result = queue.enqueue(diagnostics.ping, "/nonexistent/marker", queue="media")
+        media = Queue("media", connection=redis)
+        assert result.status == "queued" and media.job_ids == [result.job_id]
+        assert media.fetch_job(result.job_id).args == ("/nonexistent/marker",)
+        assert Queue("emails", connection=redis).count == 0

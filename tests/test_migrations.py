@@ -10,7 +10,7 @@ from tests.conftest import scratch_database
 from tests.factories import make_post, make_user
 
 TABLES = {"users", "posts", "tags", "post_tags", "post_revisions", "comments", "media", "audit_events",
-          "slug_redirects"}
+          "slug_redirects", "email_deliveries", "job_outbox"}
 
 
 def _tables():

@@ -2,4 +2,4 @@
 
 Import a model from the module that defines it (``from blog.models.post import Post``).
 """
-from blog.models import audit, comment, media, post, user  # noqa: F401
+from blog.models import audit, comment, jobs, media, post, user  # noqa: F401

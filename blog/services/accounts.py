@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import dataclass
 import unicodedata
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -18,6 +19,7 @@ from blog import sanitize
 from blog.exceptions import InvalidInput, NotFound
 from blog.extensions import db
 from blog.i18n import _
+from blog.jobs.queue import Enqueued
 from blog.models.user import ROLES, User, new_session_token
 from blog.services import notifications, tokens
 
@@ -150,15 +152,20 @@ def create_user(
     return user
 
 
-def register(*, username: str, email: str, password: str, locale: str | None = None) -> User:
+@dataclass(frozen=True)
+class SignUp:
+    user: User
+    mail: Enqueued  # ``mail.deferred``: Redis was down, the email goes out when it is back
+
+
+def register(*, username: str, email: str, password: str, locale: str | None = None) -> SignUp:
     """Sign a reader up and mail a confirmation link. Commits, then enqueues the email.
 
     Raises InvalidInput per field. The new account can sign in at once but cannot comment or
     publish until the address is confirmed.
     """
     user = create_user(username=username, email=email, password=password, role="reader", locale=locale)
-    notifications.send_confirmation(user)
-    return user
+    return SignUp(user, notifications.send_confirmation(user))
 
 
 def load_session_user(session_id: str) -> User | None:
@@ -237,12 +244,11 @@ def confirm_email(*, token: str, now: float | None = None) -> User:
     return user
 
 
-def resend_confirmation(*, actor: User) -> bool:
-    """Mail a new confirmation link unless the address is confirmed already; True when one was sent."""
+def resend_confirmation(*, actor: User) -> Enqueued | None:
+    """Mail a new confirmation link unless the address is confirmed already (then ``None``)."""
     if actor.is_confirmed:
-        return False
-    notifications.send_confirmation(actor)
-    return True
+        return None
+    return notifications.send_confirmation(actor)
 
 
 # ---- passwords --------------------------------------------------------------------------------------
@@ -294,7 +300,13 @@ def sign_out_everywhere(*, actor: User) -> User:
 
 # ---- email changes ----------------------------------------------------------------------------------
 
-def request_email_change(*, actor: User, new_email: str, password: str) -> str:
+@dataclass(frozen=True)
+class EmailChange:
+    new_email: str
+    mail: Enqueued
+
+
+def request_email_change(*, actor: User, new_email: str, password: str) -> EmailChange:
     """Mail ``new_email`` a link that switches the account to it; nothing changes until it is followed.
 
     Raises InvalidInput for a wrong password or an invalid, unchanged or taken address.
@@ -309,8 +321,7 @@ def request_email_change(*, actor: User, new_email: str, password: str) -> str:
         raise InvalidInput({"new_email": [_("This is already your email address.")]})
     if _taken(User.email, new_email, exclude_id=actor.id):
         raise InvalidInput({"new_email": [_("An account with this email address exists.")]})
-    notifications.send_email_change(actor, new_email)
-    return new_email
+    return EmailChange(new_email, notifications.send_email_change(actor, new_email))
 
 
 def confirm_email_change(*, token: str, now: float | None = None) -> User:

@@ -19,7 +19,7 @@ from blog.i18n import _
 from blog.models.comment import COMMENT_STATUSES, Comment
 from blog.models.post import Post
 from blog.models.user import User
-from blog.services import audit
+from blog.services import audit, notifications
 from blog.services.pagination import Window, window
 
 QUEUE_PER_PAGE = 25
@@ -154,6 +154,8 @@ def add_comment(*, actor, post_id: int, source: str, now: datetime | None = None
                       created_at=now, updated_at=now)
     db.session.add(comment)
     db.session.commit()
+    if comment.status == "pending":
+        notifications.notify_moderation_needed(post, now=now)
     return comment
 
 
@@ -200,6 +202,7 @@ def moderate(*, actor, comment_ids, action: str) -> int:
         raise PermissionDenied(_("You may only moderate comments on your own posts."))
 
     changed = 0
+    approved = []
     for comment in comments:
         old = comment.status
         if action == "delete":
@@ -210,8 +213,12 @@ def moderate(*, actor, comment_ids, action: str) -> int:
                 continue
             comment.status = _NEW_STATUS[action]
             after = {"status": comment.status}
+            if comment.status == "approved" and comment.author_id != getattr(actor, "id", None):
+                approved.append(comment)
         audit.record(actor=actor, action=_AUDIT_ACTION[action], target_type="comment", target_id=comment.id,
                      before={"status": old}, after=after)
         changed += 1
     db.session.commit()
+    for comment in approved:  # after the commit: the worker must find the comment approved
+        notifications.notify_comment_approved(comment)
     return changed

@@ -2,11 +2,12 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from blog.exceptions import InvalidInput
-from blog.i18n import _
+from blog.i18n import _, ngettext
 from blog.models.user import ROLES, USER_STATUSES
-from blog.services import admin
+from blog.services import admin, operations
 from blog.views.admin.forms import ROLE_LABELS, STATUS_LABELS, RoleForm
 from blog.views.common import acting_user, page_arg
+from blog.views.forms import ActionForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -86,3 +87,37 @@ def reinstate(user_id):
 @login_required
 def audit():
     return render_template("admin/audit.html", pagination=admin.audit_log(actor=acting_user(), page=page_arg()))
+
+
+@bp.get("/jobs")
+@login_required
+def jobs():
+    return render_template("admin/jobs.html", overview=operations.overview(actor=acting_user()), form=ActionForm())
+
+
+@bp.post("/jobs/<job_id>/requeue")
+@login_required
+def requeue_job(job_id):
+    if ActionForm().validate_on_submit():
+        operations.requeue(actor=acting_user(), job_id=job_id)
+        flash(_("The job is back in its queue."), "success")
+    return redirect(url_for("admin.jobs"))
+
+
+@bp.post("/jobs/<job_id>/delete")
+@login_required
+def delete_job(job_id):
+    if ActionForm().validate_on_submit():
+        operations.delete(actor=acting_user(), job_id=job_id)
+        flash(_("The failed job is deleted."), "success")
+    return redirect(url_for("admin.jobs"))
+
+
+@bp.post("/jobs/flush-outbox")
+@login_required
+def flush_outbox():
+    if ActionForm().validate_on_submit():
+        moved, left = operations.flush(actor=acting_user())
+        flash(ngettext("Moved %(num)d job to Redis.", "Moved %(num)d jobs to Redis.", moved) + " "
+              + ngettext("%(num)d job is still waiting.", "%(num)d jobs are still waiting.", left), "info")
+    return redirect(url_for("admin.jobs"))

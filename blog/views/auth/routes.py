@@ -23,14 +23,19 @@ def register():
     form = RegisterForm()
     if form.validate_on_submit():
         try:
-            user = accounts.register(username=form.username.data, email=form.email.data,
-                                     password=form.password.data, locale=request.cookies.get("locale"))
+            signup = accounts.register(username=form.username.data, email=form.email.data,
+                                       password=form.password.data, locale=request.cookies.get("locale"))
         except InvalidInput as exc:
             form.apply(exc)
         else:
+            user = signup.user
             _sign_in(user)
-            flash(_("Welcome, %(name)s! We sent a confirmation link to %(email)s.", name=user.username,
-                    email=user.email), "success")
+            if signup.mail.deferred:
+                flash(_("Welcome, %(name)s! We will send a confirmation link to %(email)s shortly.",
+                        name=user.username, email=user.email), "success")
+            else:
+                flash(_("Welcome, %(name)s! We sent a confirmation link to %(email)s.", name=user.username,
+                        email=user.email), "success")
             return redirect(url_for("public.index"))
     return render_template("auth/register.html", form=form), 422 if form.errors or form.form_errors else 200
 
@@ -82,7 +87,10 @@ def confirm(token):
 def resend_confirmation():
     form = ActionForm()
     if form.validate_on_submit():
-        if accounts.resend_confirmation(actor=acting_user()):
+        sent = accounts.resend_confirmation(actor=acting_user())
+        if sent is not None and sent.deferred:
+            flash(_("We will send a new confirmation link to %(email)s shortly.", email=current_user.email), "info")
+        elif sent is not None:
             flash(_("We sent a new confirmation link to %(email)s.", email=current_user.email), "success")
         else:
             flash(_("Your email address is already confirmed."), "info")

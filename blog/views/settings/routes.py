@@ -71,12 +71,17 @@ def email():
     form = EmailForm()
     if form.validate_on_submit():
         try:
-            new_email = accounts.request_email_change(actor=acting_user(), new_email=form.new_email.data,
-                                                      password=form.password.data)
+            change = accounts.request_email_change(actor=acting_user(), new_email=form.new_email.data,
+                                                   password=form.password.data)
         except InvalidInput as exc:
             form.apply(exc)
         else:
-            flash(_("We sent a link to %(email)s. Your address changes when you follow it.", email=new_email), "info")
+            if change.mail.deferred:
+                flash(_("We will send a link to %(email)s shortly. Your address changes when you follow it.",
+                        email=change.new_email), "info")
+            else:
+                flash(_("We sent a link to %(email)s. Your address changes when you follow it.",
+                        email=change.new_email), "info")
             return redirect(url_for("settings.email"))
     return render_template("settings/email.html", form=form, resend_form=ActionForm()), _status(form)
 

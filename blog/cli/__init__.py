@@ -158,5 +158,8 @@ def seed_demo(posts_count, admin_password):
 
 
 def init_app(app: Flask) -> None:
+    from blog.cli.jobs import jobs
+
     app.cli.add_command(users)
     app.cli.add_command(seed_group)
+    app.cli.add_command(jobs)
