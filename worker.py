@@ -20,16 +20,12 @@ load_dotenv(Path(__file__).resolve().parent / ".env")
 
 import blog.jobs.diagnostics  # noqa: E402,F401  (preloaded: forked work-horses must not re-import per job)
 import blog.jobs.email  # noqa: E402,F401
+import blog.jobs.images  # noqa: E402,F401  (Pillow and boto3 come with it)
 from sqlalchemy import orm as sa_orm  # noqa: E402
 
 from blog.app import create_app  # noqa: E402
 from blog.extensions import db  # noqa: E402
 from blog.jobs.queue import QUEUES, flush_outbox, get_queue, redis_connection  # noqa: E402
-
-try:  # the media jobs pull in Pillow and boto3: load them once here too
-    import blog.jobs.images  # noqa: E402,F401
-except ImportError:  # pragma: no cover - only while the media jobs do not exist yet
-    pass
 
 log = logging.getLogger("blog.worker")
 SWEEP_SECONDS = 30
@@ -59,8 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown queue(s): {', '.join(unknown)}; choose from {', '.join(QUEUES)}")
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app()
+    app = create_app()  # also routes logs (JSON in production) with request and job ids
     with app.app_context():
         connection = redis_connection()
         if connection is None:

@@ -1,14 +1,15 @@
 """The composition root: ``create_app`` wires configuration, extensions, views and commands."""
 from __future__ import annotations
 
-import logging
 import secrets
 from pathlib import Path
 
 import sqlalchemy as sa
 from flask import Flask
 
-from blog import i18n, storage, templating
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from blog import i18n, observability, storage, templating
 from blog.config import Config, ConfigError, validate
 from blog.extensions import babel, csrf, db, login_manager, migrate
 from blog.jobs import queue
@@ -48,8 +49,11 @@ def register_secret_key(app: Flask) -> None:
 
 
 def register_logging(app: Flask) -> None:
-    if not app.debug and not app.testing:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    observability.init_app(app)
+    if app.config["PROXY_COUNT"]:
+        # Behind that many trusted proxies: take the client address, scheme and host from their headers.
+        n = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
 
 
 def _sqlite_foreign_keys(dbapi_connection, _record) -> None:
@@ -85,6 +89,7 @@ def register_views(app: Flask) -> None:
     from blog.views.moderation.routes import bp as moderation_bp
     from blog.views.public.routes import bp as public_bp
     from blog.views.settings.routes import bp as settings_bp
+    from blog.views.studio.media import bp as studio_media_bp
     from blog.views.studio.routes import bp as studio_bp
     from blog.views.pages import bp as pages_bp
 
@@ -95,6 +100,7 @@ def register_views(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(settings_bp)
     app.register_blueprint(studio_bp)
+    app.register_blueprint(studio_media_bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(media.bp)

@@ -123,6 +123,10 @@ class Config:
     MAIL_OUTBOX: str = ""
     MAIL_RETRY_INTERVALS: tuple[int, ...] = (10, 30, 60, 300, 900)
     REMEMBER_COOKIE_DURATION: int = 30 * 24 * 3600
+    MAX_CONTENT_LENGTH: int = 21 * 1024 * 1024
+    LOG_FORMAT: str = "text"
+    LOG_REQUESTS: bool = False
+    PROXY_COUNT: int = 0
 
     @classmethod
     def from_env(cls, environ: dict | None = None) -> "Config":
@@ -169,6 +173,10 @@ class Config:
             MAIL_OUTBOX=env.get("MAIL_OUTBOX") or str(Path(instance) / "outbox"),
             MAIL_RETRY_INTERVALS=_int_list(env, "MAIL_RETRY_INTERVALS", (10, 30, 60, 300, 900)),
             REMEMBER_COOKIE_DURATION=_int(env, "REMEMBER_COOKIE_DAYS", 30) * 24 * 3600,
+            MAX_CONTENT_LENGTH=_int(env, "MAX_UPLOAD_MB", 21) * 1024 * 1024,
+            LOG_FORMAT=(env.get("LOG_FORMAT") or ("json" if production else "text")).strip().lower(),
+            LOG_REQUESTS=_bool(env.get("LOG_REQUESTS"), default=production),
+            PROXY_COUNT=_int(env, "PROXY_COUNT", 0),
         )
 
     @property
@@ -188,6 +196,10 @@ def validate(config: Config) -> list[str]:
         problems.append(
             f"STORAGE_BACKEND must be one of {', '.join(STORAGE_BACKENDS)}, got {config.STORAGE_BACKEND!r}"
         )
+    if config.LOG_FORMAT not in ("json", "text"):
+        problems.append(f"LOG_FORMAT must be json or text, got {config.LOG_FORMAT!r}")
+    if config.PROXY_COUNT < 0:
+        problems.append("PROXY_COUNT must not be negative")
     if config.POSTS_PER_PAGE < 1 or config.POSTS_PER_PAGE > 100:
         problems.append("POSTS_PER_PAGE must be between 1 and 100")
     if config.COMMENT_MAX_LENGTH < 1:

@@ -59,3 +59,21 @@ def send(message: EmailMessage, settings: Settings) -> None:
         if settings.username:
             smtp.login(settings.username, settings.password or "")
         smtp.send_message(message)
+
+
+def check(settings: Settings) -> None:
+    """Connect, greet and say NOOP: proves the SMTP server answers (and accepts the login, when set).
+
+    Raises ``smtplib.SMTPException`` or ``OSError``; with no server configured there is nothing to check.
+    """
+    if not settings.server:
+        return
+    with smtplib.SMTP(settings.server, settings.port, timeout=settings.timeout) as smtp:
+        smtp.ehlo()
+        if settings.use_tls:
+            smtp.starttls(context=ssl.create_default_context())
+        if settings.username:
+            smtp.login(settings.username, settings.password or "")
+        code, _msg = smtp.noop()
+        if code != 250:
+            raise smtplib.SMTPResponseException(code, b"NOOP refused")

@@ -15,7 +15,7 @@ from bleach.css_sanitizer import CSSSanitizer
 from bleach.html5lib_shim import Filter
 from markdown_it import MarkdownIt
 
-VERSION = 1
+VERSION = 2  # 2: images may reference uploads (``media:12``)
 
 # Elements removed together with everything inside them (bleach alone would keep their text).
 _DROP_WITH_CONTENT = frozenset({"script", "style", "template", "iframe", "object", "embed", "noscript", "textarea",
@@ -26,7 +26,9 @@ _BLOCK = {"p", "blockquote", "pre", "ul", "ol", "li", "hr"}
 POST_TAGS = frozenset(_INLINE | _BLOCK | {"h2", "h3", "h4", "h5", "h6", "img", "figure", "figcaption",
                                           "table", "thead", "tbody", "tr", "th", "td", "dl", "dt", "dd"})
 COMMENT_TAGS = frozenset(_INLINE | _BLOCK)
-PROTOCOLS = frozenset({"http", "https", "mailto"})
+PROTOCOLS = frozenset({"http", "https", "mailto", "media"})
+# ``![alt](media:12)`` points at an upload; pages swap it for a <picture> when they render.
+_MEDIA_REFERENCE = re.compile(r"^media:[1-9][0-9]{0,17}$")
 
 _LANGUAGE_CLASS = re.compile(r"^language-[A-Za-z0-9_+#-]{1,30}$")
 _ALIGN_STYLE = CSSSanitizer(allowed_css_properties=["text-align"])
@@ -36,8 +38,10 @@ def _allow_attribute(tag: str, name: str, value: str) -> bool:
     if name == "title":
         return True
     if tag == "a":
-        return name == "href"
+        return name == "href" and not value.strip().lower().startswith("media:")
     if tag == "img":
+        if name == "src" and value.strip().lower().startswith("media:"):
+            return bool(_MEDIA_REFERENCE.match(value))
         return name in {"src", "alt", "width", "height"}
     if tag == "code":
         return name == "class" and bool(_LANGUAGE_CLASS.match(value))

@@ -28,7 +28,7 @@ def procfile():
 def test_procfile_has_web_worker_and_release():
     entries = procfile()
     assert set(entries) == {"web", "worker", "release"}
-    assert entries["web"][:2] == ["gunicorn", "wsgi:app"]
+    assert entries["web"] == ["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
     assert entries["worker"] == ["python", "worker.py"]
     assert entries["release"] == ["flask", "--app", "wsgi", "db", "upgrade"]
 
@@ -39,14 +39,14 @@ def test_every_procfile_command_resolves(name):
     assert (BIN / argv[0]).exists() or shutil.which(argv[0]), argv[0]
     for arg in argv[1:]:
         if arg.endswith(".py"):
-            assert (ROOT / arg).is_file(), arg
+            assert (ROOT / arg).is_file(), arg  # worker.py, gunicorn.conf.py
         if arg.endswith(":app") or arg == "wsgi":
             assert (ROOT / f"{arg.split(':')[0]}.py").is_file(), arg
 
 
 def test_gunicorn_loads_the_wsgi_app(tmp_path):
     env = {**os.environ, "INSTANCE_PATH": str(tmp_path)}
-    result = subprocess.run([str(BIN / "gunicorn"), "--check-config", "wsgi:app"], cwd=ROOT, env=env,
+    result = subprocess.run([str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--check-config", "wsgi:app"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
 

@@ -158,8 +158,12 @@ def seed_demo(posts_count, admin_password):
 
 
 def init_app(app: Flask) -> None:
+    from blog.cli.check import check
     from blog.cli.jobs import jobs
+    from blog.cli.media import media
 
     app.cli.add_command(users)
     app.cli.add_command(seed_group)
     app.cli.add_command(jobs)
+    app.cli.add_command(check)
+    app.cli.add_command(media)

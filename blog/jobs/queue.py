@@ -23,6 +23,7 @@ from rq import Queue, Retry
 
 from blog.extensions import db
 from blog.models.jobs import OutboxJob
+from blog.observability import current_request_id
 
 QUEUES = ("emails", "media", "default")  # highest priority first
 JOB_PACKAGE = "blog.jobs."
@@ -86,6 +87,7 @@ def _to_redis(func: Callable, args: list, queue: str, options: dict) -> str:
         retry=Retry(max=len(retry), interval=list(retry)) if retry else None,
         job_timeout=options.get("timeout"),
         failure_ttl=7 * 24 * 3600,
+        meta={"request_id": options.get("request_id")} if options.get("request_id") else None,
     )
     return job.id
 
@@ -106,7 +108,8 @@ def enqueue(func: Callable[..., Any], *args: Any, queue: str = "default", retry_
         except Exception:  # inline jobs must not break the request that asked for them
             log.exception("inline job %s failed", path)
         return Enqueued("inline")
-    options = {"retry_intervals": list(retry_intervals or []), "timeout": timeout}
+    options = {"retry_intervals": list(retry_intervals or []), "timeout": timeout,
+               "request_id": current_request_id()}
     try:
         job_id = _to_redis(func, list(args), queue, options)
     except REDIS_DOWN as exc:

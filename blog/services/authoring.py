@@ -20,6 +20,7 @@ from blog.extensions import db
 from blog.i18n import _
 from blog.models.post import Post, PostRevision, SlugRedirect, Tag, post_tags
 from blog.models.user import User
+from blog.services import media_display
 from blog.services import posts as reading
 
 TITLE_MAX = reading.TITLE_MAX
@@ -30,6 +31,7 @@ TAGS_MAX = 10
 ACTIONS = ("save", "publish", "schedule")
 STATES = ("draft", "scheduled", "published", "archived")
 SORTS = ("updated", "published")
+KEEP = object()  # Fields.featured_image_id when the caller does not change the featured image
 
 
 def _now() -> datetime:
@@ -55,6 +57,7 @@ class Fields:
     excerpt: str = ""
     tags: str | list[str] = ""
     nav_order: int | None = None
+    featured_image_id: object = KEEP  # an upload's id, None for none, or KEEP
 
     def tag_names(self) -> list[str]:
         raw = self.tags.split(",") if isinstance(self.tags, str) else self.tags
@@ -73,6 +76,8 @@ class PreviewPost:
     word_count: int
     tags: list = field(default_factory=list)
     is_public: bool = True
+    featured_image_id: int | None = None
+    media_allowed: frozenset = frozenset()  # uploads the previewing actor may show
 
     @property
     def reading_minutes(self) -> int:
@@ -216,6 +221,8 @@ def _apply(post: Post, fields: Fields, slug: str) -> bool:
     post.tags = reading.resolve_tags(fields.tag_names())
     if post.kind == "page":
         post.nav_order = fields.nav_order
+    if fields.featured_image_id is not KEEP:
+        post.featured_image_id = fields.featured_image_id
     return changed
 
 
@@ -297,8 +304,14 @@ def save(*, actor, fields: Fields, post_id: int | None = None, base_version: int
     if errors:
         raise InvalidInput(errors)
     with db.session.no_autoflush:
+        used_before = media_display.ids_used_by(post) if post_id else set()
         changed = _apply(post, fields, slug)
         _set_state(post, actor, action, publish_at, now)
+        errors = media_display.post_errors(actor=actor, post=post, already_used=used_before,
+                                           publishing=post.status == "published")
+    if errors:
+        db.session.rollback()  # the editor shows the stored post again beside the submitted text
+        raise InvalidInput(errors)
     if post_id is None:
         db.session.add(post)
     if changed or post_id is None:
@@ -361,6 +374,8 @@ def preview(*, actor, fields: Fields, kind: str = "post", now: datetime | None =
     rendered = sanitize.render_markdown((fields.source or "")[:SOURCE_MAX],
                                         internal_hosts=current_app.config["INTERNAL_HOSTS"])
     tags = [TagView(name=n, slug=slugify(n)) for n in fields.tag_names()[:TAGS_MAX] if slugify(n)]
+    featured = fields.featured_image_id if isinstance(fields.featured_image_id, int) else None
+    allowed = media_display.allowed_ids(actor, [*media_display.ids_in(rendered.html), featured])
     return PreviewPost(title=" ".join((fields.title or "").split()) or _("Untitled"), body_html=rendered.html,
                        kind=kind, author=actor, published_at=now or _now(), word_count=rendered.word_count,
-                       tags=tags)
+                       tags=tags, featured_image_id=featured, media_allowed=allowed)

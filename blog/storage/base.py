@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol, TypedDict, runtime_checkable
+from typing import BinaryIO, Iterator, Protocol, TypedDict, runtime_checkable
 
 
 class StorageError(RuntimeError):
@@ -19,6 +19,15 @@ class ObjectInfo:
     key: str
     size: int
     content_type: str
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One entry of a listing: ``modified`` is a Unix time."""
+
+    key: str
+    size: int
+    modified: float
 
 
 def bucketed_expiry(lifetime: int, now: float | None = None) -> int:
@@ -50,6 +59,10 @@ class Storage(Protocol):
 
     def delete(self, key: str) -> None:
         """Remove ``key``; deleting a missing key is not an error."""
+
+    def iter_objects(self, prefix: str = "") -> Iterator[StoredObject]:
+        """Every stored object whose key starts with ``prefix``, in no particular order; raises
+        :class:`StorageError`. Used by maintenance commands, never on a page view."""
 
     def url_for_read(self, key: str) -> str:
         """A time-limited URL a browser can GET; identical for the same key within a time window."""

@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 from flask import url_for
 
-from blog.storage.base import ObjectInfo, ObjectMissing, StorageError, bucketed_expiry
+from blog.storage.base import ObjectInfo, ObjectMissing, StorageError, StoredObject, bucketed_expiry
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.-]{0,254}$")
 
@@ -67,6 +67,20 @@ class LocalStorage:
     def delete(self, key):
         self._path(key).unlink(missing_ok=True)
         self._meta_path(key).unlink(missing_ok=True)
+
+    def iter_objects(self, prefix=""):
+        # Walk only the folder the prefix names (keys are paths), not the whole media root.
+        base = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
+        if (prefix and not _KEY.match(prefix)) or ".." in prefix.split("/") or not base.is_dir():
+            return
+        for path in sorted(base.rglob("*")):
+            # Skip the metadata beside each file and the temporary files of writes in progress.
+            if not path.is_file() or path.name.endswith(".meta.json") or path.name.startswith("."):
+                continue
+            key = path.relative_to(self.root).as_posix()
+            if key.startswith(prefix):
+                stat = path.stat()
+                yield StoredObject(key=key, size=stat.st_size, modified=stat.st_mtime)
 
     def sign(self, key: str, expires: int) -> str:
         return hmac.new(self._secret, f"{key}\n{expires}".encode(), hashlib.sha256).hexdigest()

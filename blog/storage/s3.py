@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime
 import uuid
 from contextlib import contextmanager
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Iterator
 
 import boto3
 from botocore.auth import AUTH_TYPE_MAPS, SIGV4_TIMESTAMP, S3SigV4QueryAuth
@@ -16,7 +16,14 @@ from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from blog.storage.base import ObjectInfo, ObjectMissing, PresignedUpload, StorageError, bucketed_expiry
+from blog.storage.base import (
+    ObjectInfo,
+    ObjectMissing,
+    PresignedUpload,
+    StorageError,
+    StoredObject,
+    bucketed_expiry,
+)
 
 UPLOAD_LIFETIME = 600
 _MISSING_CODES = frozenset({"NoSuchKey", "NotFound", "404"})
@@ -141,6 +148,16 @@ class S3Storage:
         """Remove ``key``; a missing key is not an error. Raises :class:`StorageError` when S3 refuses."""
         with _translate_errors("delete", key, self.bucket, missing_ok=True):
             self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def iter_objects(self, prefix: str = "") -> Iterator[StoredObject]:
+        """Every object whose key starts with ``prefix``, a page of 1,000 at a time.
+
+        Raises :class:`StorageError` when S3 refuses or cannot be reached.
+        """
+        with _translate_errors("list", prefix or "(all keys)", self.bucket, missing_ok=True):
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    yield StoredObject(key=item["Key"], size=item["Size"], modified=item["LastModified"].timestamp())
 
     def url_for_read(self, key: str, *, now: float | None = None) -> str:
         """A presigned GET URL for ``key``, byte-for-byte identical for every call in the same window.

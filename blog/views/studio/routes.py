@@ -4,7 +4,7 @@ from flask_login import login_required
 
 from blog.exceptions import InvalidInput, PermissionDenied
 from blog.i18n import _
-from blog.services import authoring, revisions
+from blog.services import authoring, media_display, revisions
 from blog.views.common import acting_user, page_arg
 from blog.views.forms import ActionForm
 from blog.views.studio.forms import PostForm
@@ -56,7 +56,9 @@ def pages():
 def _fields(form: PostForm) -> authoring.Fields:
     return authoring.Fields(title=form.title.data or "", slug=form.slug.data or "", source=form.source.data or "",
                             excerpt=form.excerpt.data or "", tags=form.tags.data or "",
-                            nav_order=form.nav_order.data)
+                            nav_order=form.nav_order.data,
+                            featured_image_id=form.featured_image.data if "featured_image" in request.form
+                            else authoring.KEEP)
 
 
 def _fill(form: PostForm, post) -> None:
@@ -64,13 +66,21 @@ def _fill(form: PostForm, post) -> None:
     form.excerpt.data = post.excerpt
     form.tags.data = ", ".join(t.name for t in post.tags)
     form.nav_order.data = post.nav_order
+    form.featured_image.data = post.featured_image_id
     form.version.data = str(post.version)
     if authoring.state_of(post) == "scheduled":
         form.publish_at.data = to_user_timezone(post.published_at).replace(tzinfo=None)
 
 
+def _featured_choices(form: PostForm, post) -> None:
+    current = post.featured_image_id if post else None
+    form.featured_image.choices = [("", _("No featured image"))] + media_display.choices(
+        actor=acting_user(), include=current)
+
+
 def _editor(post=None, kind: str = "post"):
     form = PostForm()
+    _featured_choices(form, post)
     if post is not None and not form.is_submitted():
         _fill(form, post)
     preview, conflict, status = None, None, 200
@@ -130,6 +140,7 @@ def preview(kind):
     if kind not in KINDS:
         abort(404)
     form = PostForm()
+    _featured_choices(form, None)
     form.validate()  # shape only; a preview of half-typed text is fine
     post = authoring.preview(actor=acting_user(), fields=_fields(form), kind=kind)
     return render_template("studio/_preview.html", post=post)
