@@ -22,30 +22,23 @@ import argparse
 import io
 import logging
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import boto3  # noqa: E402
 import requests  # noqa: E402
-from botocore.config import Config as BotoConfig  # noqa: E402
-from moto.server import ThreadedMotoServer  # noqa: E402
 from PIL import Image, ImageDraw, ImageFilter, ImageOps  # noqa: E402
 from redis import Redis  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from blog import imaging  # noqa: E402
-
-REGION = "us-east-1"
+from tests.support import REGION, create_bucket, delete_bucket, s3_client, start_moto_server, start_worker  # noqa: E402
 
 
 def photo_12mp() -> bytes:
@@ -98,26 +91,6 @@ def line(label: str, times: list[float]) -> str:
     return f"  {label:<64} median {statistics.median(ms):8.1f} ms   p95 {p95:8.1f} ms   (n={len(ms)})"
 
 
-def stop_process(process: subprocess.Popen) -> None:
-    """SIGTERM the worker, then make sure its children (scheduler, work-horse) are gone too."""
-    try:
-        children = [int(p) for p in Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()]
-    except FileNotFoundError:
-        children = []
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
-    for pid in children:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
-            time.sleep(0.1)
-        if Path(f"/proc/{pid}").exists():
-            os.kill(pid, signal.SIGKILL)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="processing runs per variant set")
@@ -142,17 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     env_backup = dict(os.environ)
     os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": REGION,
                        "AWS_EC2_METADATA_DISABLED": "true", "NO_PROXY": "127.0.0.1,localhost"})
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto.start()
+    moto = start_moto_server()
     server = worker = None
     s3 = bucket = None
     try:
-        host, port = moto.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        bucket = f"bench-{uuid.uuid4().hex[:10]}"
-        s3 = boto3.client("s3", region_name=REGION, endpoint_url=endpoint,
-                          config=BotoConfig(signature_version="s3v4", s3={"addressing_style": "path"}))
-        s3.create_bucket(Bucket=bucket)
+        endpoint = moto.endpoint
+        s3 = s3_client(endpoint)
+        bucket = create_bucket(s3, "bench")
         settings = {"DATABASE_URL": f"sqlite:///{scratch / 'bench.sqlite3'}", "INSTANCE_PATH": str(scratch),
                     "STORAGE_BACKEND": "s3", "S3_BUCKET": bucket, "S3_ENDPOINT_URL": endpoint, "S3_REGION": REGION,
                     "SECRET_KEY": "bench-secret-key-that-is-long-enough-0123456789"}
@@ -237,13 +206,7 @@ def main(argv: list[str] | None = None) -> int:
 
         # With a worker: from the end of an upload request to the image being ready.
         redis.flushdb()
-        env = {**os.environ, **settings, "REDIS_URL": args.redis, "BLOG_ENV": "development",
-               "PYTHONPATH": str(ROOT)}
-        worker = subprocess.Popen([sys.executable, "worker.py", "media"], cwd=ROOT, env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while not redis.keys("rq:worker:*") and time.monotonic() < deadline:
-            time.sleep(0.1)
+        worker = start_worker(["media"], {**settings, "REDIS_URL": args.redis}, redis=redis)
         ready_times = []
         with app.app_context():
             for _ in range(max(3, args.runs)):
@@ -261,15 +224,12 @@ def main(argv: list[str] | None = None) -> int:
         print(line("upload request answered -> image ready", ready_times))
     finally:
         if worker is not None:
-            stop_process(worker)
+            worker.stop(timeout=20)
         if server is not None:
             server.shutdown()
             server.server_close()
         if s3 is not None and bucket:
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-                for entry in page.get("Contents", []):
-                    s3.delete_object(Bucket=bucket, Key=entry["Key"])
-            s3.delete_bucket(Bucket=bucket)
+            delete_bucket(s3, bucket)
         moto.stop()
         redis.flushdb()
         redis.close()

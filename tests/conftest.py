@@ -251,3 +251,23 @@ def link_in(message, path_prefix: str) -> str:
         if urlsplit(url).path.startswith(path_prefix):
             return urlsplit(url).path
     raise AssertionError(f"no link to {path_prefix} in: {text}")
+
+
+@pytest.fixture(scope="module")
+def aws_env(tmp_path_factory):
+    """Fake AWS credentials for the module (see ``tests.support.fake_aws_env``); undone afterwards."""
+    from tests.support import fake_aws_env
+
+    with pytest.MonkeyPatch.context() as mp:
+        fake_aws_env(mp, str(tmp_path_factory.mktemp("aws") / "absent"))
+        yield
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """The endpoint URL of moto's S3 server, in this process on a free loopback port, for the whole run."""
+    from tests.support import start_moto_server
+
+    server = start_moto_server()
+    yield server.endpoint
+    server.stop()

@@ -8,17 +8,12 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
-import subprocess
-import sys
 import time
 from email import policy
 from email.parser import BytesParser
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 from rq import Queue
 from rq.job import Job
 
@@ -27,25 +22,9 @@ from blog.jobs import diagnostics
 from blog.jobs.queue import Enqueued, enqueue
 from blog.models.jobs import EmailDelivery, OutboxJob
 from blog.services.accounts import get_by_login
+from tests.support import child_pids, start_smtp, start_worker, wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
 GOOD = "a-strong passphrase 42"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout: float = 20.0, every: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
 
 
 class SMTPHandler:
@@ -77,8 +56,7 @@ class SMTPHandler:
 @pytest.fixture
 def smtp():
     handler = SMTPHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
+    controller = start_smtp(handler)
     yield controller.port, handler
     controller.stop()
 
@@ -102,40 +80,12 @@ def live_app(app, make_app, settings, redis):
 @pytest.fixture
 def worker(settings, database_url, tmp_path, redis, redis_url):
     """A real ``python worker.py`` process on the emails and default queues, stopped at the end."""
-    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": database_url, "MAIL_SERVER": "127.0.0.1",
-           "MAIL_PORT": str(settings["MAIL_PORT"]), "BASE_URL": "http://blog.test", "BLOG_ENV": "development",
-           "INSTANCE_PATH": str(tmp_path / "worker-instance"), "PYTHONPATH": str(ROOT)}
-    log = (tmp_path / "worker.log").open("w")
-    process = subprocess.Popen([sys.executable, "worker.py", "emails", "default", "--sweep-seconds", "1"], cwd=ROOT,
-                               env=env, stdout=log, stderr=subprocess.STDOUT)
-    wait_for(lambda: redis.keys("rq:worker:*"), timeout=30)
-    yield process
-    children = _children(process.pid)  # the scheduler (and a work-horse, if busy) must go too
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
-    for pid in children:
-        _wait_gone(pid)
-    log.close()
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except FileNotFoundError:
-        return []
-
-
-def _wait_gone(pid: int, timeout: float = 10) -> None:
-    """Wait for a process to exit; kill it when it does not (it would hold RQ's scheduler lock)."""
-    deadline = time.monotonic() + timeout
-    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if Path(f"/proc/{pid}").exists():
-        os.kill(pid, signal.SIGKILL)
+    worker = start_worker(["emails", "default", "--sweep-seconds", "1"], {
+        "REDIS_URL": redis_url, "DATABASE_URL": database_url, "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": settings["MAIL_PORT"], "BASE_URL": "http://blog.test",
+        "INSTANCE_PATH": str(tmp_path / "worker-instance")}, redis=redis, log=tmp_path / "worker.log")
+    yield worker.process
+    worker.stop()  # the scheduler (and a work-horse, if busy) must go too
 
 
 def link_path(message, prefix: str) -> str:
@@ -204,11 +154,11 @@ def test_permanent_failure_fails_at_once_without_retries(live_app, worker, smtp,
 
 def test_a_killed_work_horse_leaves_the_job_failed_not_lost(live_app, worker, redis, tmp_path):
     wait_for(lambda: redis.keys("rq:scheduler-lock:*"), timeout=20)  # the scheduler child is up
-    idle_children = set(_children(worker.pid))
+    idle_children = child_pids(worker.pid)
     result = enqueue(diagnostics.ping, str(tmp_path / "never"), 30)  # sleeps 30 s
     queue = Queue("default", connection=redis)
     wait_for(lambda: result.job_id in queue.started_job_registry.get_job_ids(), timeout=20)
-    horses = wait_for(lambda: set(_children(worker.pid)) - idle_children, timeout=10)  # forked for the job
+    horses = wait_for(lambda: child_pids(worker.pid) - idle_children, timeout=10)  # forked for the job
     for pid in horses:
         os.kill(pid, signal.SIGKILL)
     wait_for(lambda: Job.fetch(result.job_id, connection=redis).get_status() == "failed", timeout=20)

@@ -1,12 +1,11 @@
 """The mail transport against a real SMTP server (aiosmtpd on a free loopback port)."""
-import socket
 from email import policy
 from email.parser import BytesParser
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from blog import mail
+from tests.support import free_port, start_smtp
 
 
 class Collector:
@@ -18,17 +17,10 @@ class Collector:
         return "250 OK"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def smtp_server():
     handler = Collector()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
+    controller = start_smtp(handler)
     yield controller, handler
     controller.stop()
 

@@ -10,19 +10,14 @@ The app runs in a real HTTP server (werkzeug, in a thread, on a free loopback po
 from __future__ import annotations
 
 import threading
-import uuid
 
-import boto3
 import pytest
-from botocore.config import Config
-from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
 from blog.extensions import db
 from tests import media_samples as samples
 from tests.factories import PASSWORD, make_user
-
-REGION = "us-east-1"
+from tests.support import REGION, create_bucket, delete_bucket, s3_client
 
 
 @pytest.fixture(scope="session")
@@ -34,34 +29,12 @@ def browser_type_launch_args():
 
 
 @pytest.fixture(scope="module")
-def s3_settings(tmp_path_factory):
-    """moto's S3 server on a free port with a bucket, and fake credentials; all undone afterwards."""
-    nowhere = str(tmp_path_factory.mktemp("aws") / "absent")
-    with pytest.MonkeyPatch.context() as mp:
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "HTTP_PROXY",
-                     "HTTPS_PROXY", "http_proxy", "https_proxy"):
-            mp.delenv(name, raising=False)
-        for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                            "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": nowhere,
-                            "AWS_SHARED_CREDENTIALS_FILE": nowhere, "AWS_EC2_METADATA_DISABLED": "true",
-                            "NO_PROXY": "127.0.0.1,localhost"}.items():
-            mp.setenv(name, value)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        try:
-            host, port = server.get_host_and_port()
-            endpoint = f"http://{host}:{port}"
-            client = boto3.client("s3", region_name=REGION, endpoint_url=endpoint,
-                                  config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
-            bucket = f"blog-browser-{uuid.uuid4().hex[:12]}"
-            client.create_bucket(Bucket=bucket)
-            yield {"STORAGE_BACKEND": "s3", "S3_BUCKET": bucket, "S3_ENDPOINT_URL": endpoint, "S3_REGION": REGION}
-            for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-                for item in page.get("Contents", []):
-                    client.delete_object(Bucket=bucket, Key=item["Key"])
-            client.delete_bucket(Bucket=bucket)
-        finally:
-            server.stop()
+def s3_settings(aws_env, moto_server):
+    """A bucket on moto's S3 server, with fake credentials; all undone afterwards."""
+    client = s3_client(moto_server)
+    bucket = create_bucket(client, "blog-browser")
+    yield {"STORAGE_BACKEND": "s3", "S3_BUCKET": bucket, "S3_ENDPOINT_URL": moto_server, "S3_REGION": REGION}
+    delete_bucket(client, bucket)
 
 
 @pytest.fixture(params=["local", "s3"])

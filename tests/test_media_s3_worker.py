@@ -10,20 +10,11 @@ import io
 import os
 import re
 import signal
-import subprocess
-import sys
-import time
-import urllib.request
-import uuid
-from pathlib import Path
 from urllib.parse import urlsplit
 
-import boto3
 import pytest
 import requests
 import sqlalchemy as sa
-from botocore.config import Config
-from moto.server import ThreadedMotoServer
 from PIL import Image
 from redis import Redis
 
@@ -33,81 +24,27 @@ from blog.models.media import Media
 from tests import media_samples as samples
 from tests.conftest import clean_redis
 from tests.factories import login, make_post, make_user
+from tests.support import REGION, child_pids, create_bucket, delete_bucket, fetch, s3_client, start_worker, wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
-REGION = "us-east-1"
 TIMEOUT = 10
 WIDTHS = ("320", "640", "1024", "1600")
 
 
-def wait_for(predicate, timeout: float = 30.0, every: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
-
-
-def _children(pid: int) -> set[int]:
-    try:
-        return {int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
-    except FileNotFoundError:
-        return set()
-
-
-def _stop(pid: int, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
-        time.sleep(0.1)
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
 @pytest.fixture(scope="module")
-def aws_env(tmp_path_factory):
-    nowhere = str(tmp_path_factory.mktemp("aws") / "absent")
-    with pytest.MonkeyPatch.context() as mp:
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "HTTP_PROXY",
-                     "HTTPS_PROXY", "http_proxy", "https_proxy"):
-            mp.delenv(name, raising=False)
-        for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                            "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": nowhere,
-                            "AWS_SHARED_CREDENTIALS_FILE": nowhere, "AWS_EC2_METADATA_DISABLED": "true",
-                            "NO_PROXY": "127.0.0.1,localhost"}.items():
-            mp.setenv(name, value)
-        yield
-
-
-@pytest.fixture(scope="module")
-def endpoint(aws_env):
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+def endpoint(aws_env, moto_server):
+    return moto_server
 
 
 @pytest.fixture(scope="module")
 def s3(endpoint):
-    config = Config(signature_version="s3v4", s3={"addressing_style": "path"}, retries={"max_attempts": 1})
-    return boto3.client("s3", region_name=REGION, endpoint_url=endpoint, config=config)
+    return s3_client(endpoint, retries={"max_attempts": 1})
 
 
 @pytest.fixture(scope="module")
 def bucket(s3):
-    name = f"blog-media-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=name)
+    name = create_bucket(s3, "blog-media")
     yield name
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
-        for item in page.get("Contents", []):
-            s3.delete_object(Bucket=name, Key=item["Key"])
-    s3.delete_bucket(Bucket=name)
+    delete_bucket(s3, name)
 
 
 @pytest.fixture(scope="module")
@@ -130,25 +67,10 @@ def settings(endpoint, bucket, redis_url):
 def worker(settings, database_url, tmp_path_factory, media_redis):
     """``python worker.py media`` (with its scheduler, for retries), stopped with every child at the end."""
     folder = tmp_path_factory.mktemp("media-worker")
-    env = {**os.environ, "DATABASE_URL": database_url, "BLOG_ENV": "development", "INSTANCE_PATH": str(folder),
-           "PYTHONPATH": str(ROOT), **{k: str(v) for k, v in settings.items()}}
-    log = (folder / "worker.log").open("w")
-    process = subprocess.Popen([sys.executable, "worker.py", "media"], cwd=ROOT, env=env, stdout=log,
-                               stderr=subprocess.STDOUT)
-    try:
-        wait_for(lambda: media_redis.keys("rq:worker:*"), timeout=30)
-        yield process
-    finally:
-        children = _children(process.pid)
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-        for pid in children:
-            _stop(pid)
-        log.close()
+    worker = start_worker(["media"], {"DATABASE_URL": database_url, "INSTANCE_PATH": str(folder), **settings},
+                          redis=media_redis, log=folder / "worker.log")
+    yield worker.process
+    worker.stop()
 
 
 @pytest.fixture
@@ -166,13 +88,8 @@ def media_row(media_id: int) -> Media | None:
 
 
 def wait_until_done(media_id: int, timeout: float = 60) -> Media:
-    return wait_for(lambda: (m := media_row(media_id)) and m.status in ("ready", "failed") and m, timeout=timeout)
-
-
-def fetch(url: str) -> tuple[int, bytes, str]:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(url, timeout=TIMEOUT) as response:
-        return response.status, response.read(), response.headers.get("Content-Type")
+    return wait_for(lambda: (m := media_row(media_id)) and m.status in ("ready", "failed") and m, timeout=timeout,
+                    every=0.05)
 
 
 def post_to_storage(form: dict, data: bytes, content_type: str) -> requests.Response:
@@ -258,7 +175,7 @@ def test_page_srcset_urls_fetch_from_s3_and_stay_identical(live_app, endpoint, s
     assert len(urls) == 16 and all(u.startswith(endpoint) for u in urls)
     assert re.findall(r'srcset="([^"]+)"', second) == re.findall(r'srcset="([^"]+)"', first)  # cacheable
     for url in set(urls):
-        status, body, content_type = fetch(url)
+        status, body, content_type = fetch(url, timeout=TIMEOUT)
         assert status == 200 and content_type in ("image/webp", "image/jpeg") and body
 
 
@@ -293,11 +210,11 @@ def test_a_retry_after_a_killed_work_horse_does_not_duplicate_variants(live_app,
     author = make_user("author")
     client = live_app.test_client()
     login(client, author)
-    idle = _children(worker.pid)  # the scheduler
+    idle = child_pids(worker.pid)  # the scheduler
     _form, completed = direct_upload(client, endpoint, samples.png(7000, 5500), "image/png", name="big.png")
     media_id = completed.get_json()["id"]
     wait_for(lambda: media_row(media_id).status == "processing", timeout=30, every=0.02)
-    horses = wait_for(lambda: _children(worker.pid) - idle, timeout=10, every=0.02)
+    horses = wait_for(lambda: child_pids(worker.pid) - idle, timeout=10, every=0.02)
     for pid in horses:
         os.kill(pid, signal.SIGKILL)  # a crash in the middle of the job
     assert media_row(media_id).status == "processing" and media_row(media_id).variants == {}

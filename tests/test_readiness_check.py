@@ -1,8 +1,7 @@
 """``flask check``: each production requirement is reported, and the exit code says whether all hold."""
-import socket
-
 import pytest
-from aiosmtpd.controller import Controller
+
+from tests.support import free_port, start_smtp
 
 
 def lines(result) -> dict[str, str]:
@@ -31,12 +30,8 @@ def smtp_port():
         async def handle_DATA(self, server, session, envelope):
             return "250 OK"
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    controller = Controller(Quiet(), hostname="127.0.0.1", port=port)
-    controller.start()
-    yield port
+    controller = start_smtp(Quiet())
+    yield controller.port
     controller.stop()
 
 
@@ -54,9 +49,7 @@ def test_services_that_answer_pass_and_missing_workers_fail(app, make_app, redis
 
 
 def test_an_smtp_server_that_does_not_answer_fails(app, make_app):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        dead = s.getsockname()[1]
+    dead = free_port()
     configured = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=dead)
     with configured.app_context():
         result = configured.test_cli_runner().invoke(args=["check"])

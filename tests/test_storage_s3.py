@@ -10,15 +10,11 @@ import datetime
 import io
 import json
 import time
-import urllib.request
 import uuid
 from urllib.parse import parse_qs, urlsplit
 
-import boto3
 import pytest
 import requests
-from botocore.config import Config
-from moto.server import ThreadedMotoServer
 
 import blog.config
 from blog.app import create_app
@@ -27,61 +23,29 @@ from blog.storage import get_storage
 from blog.storage.base import DirectUploadStorage, ObjectMissing, StorageError
 from blog.storage.local import LocalStorage
 from blog.storage.s3 import UPLOAD_LIFETIME, S3Storage
+from tests.support import REGION, create_bucket, delete_bucket, fetch, s3_client
 
-REGION = "us-east-1"
 LIFETIME = 3600
 WINDOW_START = 1_800_000_000  # a multiple of LIFETIME // 2
 TIMEOUT = 10
 
 
 @pytest.fixture(scope="module")
-def aws_env(tmp_path_factory):
-    """Fake credentials only; no profile, config file, instance metadata or proxy can leak in."""
-    nowhere = str(tmp_path_factory.mktemp("aws") / "absent")
-    with pytest.MonkeyPatch.context() as mp:
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL",
-                     "AWS_ENDPOINT_URL_S3", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
-            mp.delenv(name, raising=False)
-        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        mp.setenv("AWS_DEFAULT_REGION", REGION)
-        mp.setenv("AWS_CONFIG_FILE", nowhere)
-        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", nowhere)
-        mp.setenv("AWS_EC2_METADATA_DISABLED", "true")
-        mp.setenv("NO_PROXY", "127.0.0.1,localhost")
-        yield
-
-
-@pytest.fixture(scope="module")
-def endpoint(aws_env):
-    # Port 0: the server binds a free port itself, so no other process can take it in between.
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+def endpoint(aws_env, moto_server):
+    return moto_server
 
 
 @pytest.fixture(scope="module")
 def s3(endpoint):
     """A plain client, to look at what the backend stored."""
-    config = Config(signature_version="s3v4", s3={"addressing_style": "path"}, retries={"max_attempts": 1},
-                    connect_timeout=3, read_timeout=TIMEOUT)
-    return boto3.client("s3", region_name=REGION, endpoint_url=endpoint, config=config)
+    return s3_client(endpoint, retries={"max_attempts": 1}, connect_timeout=3, read_timeout=TIMEOUT)
 
 
 @pytest.fixture(scope="module")
 def bucket(s3):
-    name = f"blog-test-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=name)
+    name = create_bucket(s3, "blog-test")
     yield name
-    # moto keeps state for the life of the process: leave nothing behind.
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
-        for item in page.get("Contents", []):
-            s3.delete_object(Bucket=name, Key=item["Key"])
-    s3.delete_bucket(Bucket=name)
+    delete_bucket(s3, name)
 
 
 @pytest.fixture
@@ -95,12 +59,6 @@ def _key() -> str:
 
 def _query(url: str) -> dict[str, str]:
     return {name: values[0] for name, values in parse_qs(urlsplit(url).query).items()}
-
-
-def _fetch(url: str) -> tuple[int, bytes, str]:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(url, timeout=TIMEOUT) as response:
-        return response.status, response.read(), response.headers.get("Content-Type")
 
 
 def test_put_head_open_round_trip_with_type_and_disposition(storage, s3, bucket):
@@ -146,7 +104,7 @@ def test_errors_other_than_a_missing_key_are_storage_errors(endpoint):
 def test_read_url_serves_the_object(storage):
     key = _key()
     storage.put(key, b"GIF89a...", content_type="image/gif", inline=True)
-    status, body, content_type = _fetch(storage.url_for_read(key))
+    status, body, content_type = fetch(storage.url_for_read(key), timeout=TIMEOUT)
     assert (status, body, content_type) == (200, b"GIF89a...", "image/gif")
 
 
