@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-sqlite test-postgres install assets translations db demo check-compose clean
+.PHONY: run test test-sqlite test-postgres install system-deps assets translations db demo check-compose clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version.split()[0]'
@@ -19,13 +19,18 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# Debian packages the tests need (Chromium, nginx, docker-compose); installs only what is missing.
+system-deps:
+	@scripts/system-deps.sh
+
 assets: install
 	$(BIN)/python assets/build.py
 
+# Compiles translations/*/LC_MESSAGES/messages.po into the .mo files the app reads. The .mo files are build
+# output (not committed), so run, test and CI build them first. Fuzzy entries are guesses: they are left out.
+# (`--quiet` goes before the subcommand: `pybabel compile` itself has no -q.)
 translations: install
-	@if ls translations/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
-		$(BIN)/pybabel compile --use-fuzzy -d translations >/dev/null && echo "compiled translations"; \
-	else echo "no translation catalogs yet"; fi
+	@$(BIN)/pybabel --quiet compile -d translations && echo "compiled translations: $$(ls translations/*/LC_MESSAGES/messages.po | cut -d/ -f2 | tr '\n' ' ')"
 
 db: install
 	$(FLASK) db upgrade
@@ -44,17 +49,17 @@ run: install translations demo
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 # Runs the whole suite on PostgreSQL when one answers at PG_TEST_URL, then again on SQLite.
-test: install translations
+test: install system-deps translations
 	@if $(BIN)/python -c "import psycopg, sys; psycopg.connect(sys.argv[1], connect_timeout=3).close()" "$(PG_TEST_URL)" 2>/dev/null; then \
 		$(MAKE) --no-print-directory test-postgres; \
 	else echo "PostgreSQL is not reachable at $(PG_TEST_URL): running on SQLite only"; fi
 	$(MAKE) --no-print-directory test-sqlite
 
-test-postgres: install
+test-postgres: install translations
 	@echo "== test suite on PostgreSQL ($(PG_TEST_URL))"
 	BLOG_TEST_DATABASE=$(PG_TEST_URL) $(BIN)/pytest $(PYTEST_ARGS)
 
-test-sqlite: install
+test-sqlite: install translations
 	@echo "== test suite on SQLite"
 	BLOG_TEST_DATABASE=sqlite $(BIN)/pytest $(PYTEST_ARGS)
 

@@ -4,6 +4,12 @@ Each setting has a default that suits a small host; override with the variables 
 """
 import multiprocessing
 import os
+import shutil
+import tempfile
+
+# Prometheus counters from every worker process add up through files in this folder. It must be set
+# before the app (and prometheus_client) is imported, and emptied when the server starts.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.join(tempfile.gettempdir(), f"blog-metrics-{os.getpid()}"))
 
 
 def _int(name: str, default: int) -> int:
@@ -31,6 +37,18 @@ access_log_format = os.environ.get(
     '%(h)s "%(r)s" %(s)s %(b)s %(D)sus request_id=%({x-request-id}o)s',
 )
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def on_starting(server):
+    folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder, exist_ok=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
 
 
 def post_fork(server, worker):

@@ -26,6 +26,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.config.from_mapping(config.as_flask_config())
     register_secret_key(app)
     register_logging(app)
+    register_error_tracking(app)
     register_extensions(app)
     register_views(app)
     register_security_headers(app)
@@ -60,6 +61,19 @@ def _sqlite_foreign_keys(dbapi_connection, _record) -> None:
     dbapi_connection.execute("PRAGMA foreign_keys = ON")
 
 
+def register_error_tracking(app: Flask) -> None:
+    """Send exceptions from the web and the worker to Sentry when SENTRY_DSN is set; nothing otherwise."""
+    dsn = app.config.get("SENTRY_DSN")
+    if not dsn:
+        return
+    import sentry_sdk
+    from sentry_sdk.integrations.flask import FlaskIntegration
+    from sentry_sdk.integrations.rq import RqIntegration
+
+    sentry_sdk.init(dsn=dsn, environment=app.config["BLOG_ENV"],
+                    integrations=[FlaskIntegration(), RqIntegration()], traces_sample_rate=0.0)
+
+
 def register_extensions(app: Flask) -> None:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     db.init_app(app)
@@ -92,6 +106,7 @@ def register_views(app: Flask) -> None:
     from blog.views.studio.media import bp as studio_media_bp
     from blog.views.studio.routes import bp as studio_bp
     from blog.views.pages import bp as pages_bp
+    from blog.views.i18n import bp as i18n_bp
 
     app.url_map.converters["page_slug"] = PageSlugConverter
     app.register_blueprint(public_bp)
@@ -102,6 +117,7 @@ def register_views(app: Flask) -> None:
     app.register_blueprint(studio_bp)
     app.register_blueprint(studio_media_bp)
     app.register_blueprint(pages_bp)
+    app.register_blueprint(i18n_bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(media.bp)
     errors.init_app(app)

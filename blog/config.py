@@ -84,6 +84,7 @@ class Config:
     SECRET_KEY: str | None = None
     DEBUG: bool = False
     TESTING: bool = False
+    PROPAGATE_EXCEPTIONS: bool | None = None  # None: Flask's default (on when testing or debugging)
     SITE_NAME: str = "Blog"
     SITE_DESCRIPTION: str = "Writing from our authors"
     SQLALCHEMY_DATABASE_URI: str = ""
@@ -127,6 +128,10 @@ class Config:
     LOG_FORMAT: str = "text"
     LOG_REQUESTS: bool = False
     PROXY_COUNT: int = 0
+    METRICS_TOKEN: str | None = None
+    # Set by gunicorn.conf.py for prometheus_client's multiprocess mode (several gunicorn workers).
+    PROMETHEUS_MULTIPROC_DIR: str | None = None
+    SENTRY_DSN: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict | None = None) -> "Config":
@@ -177,6 +182,9 @@ class Config:
             LOG_FORMAT=(env.get("LOG_FORMAT") or ("json" if production else "text")).strip().lower(),
             LOG_REQUESTS=_bool(env.get("LOG_REQUESTS"), default=production),
             PROXY_COUNT=_int(env, "PROXY_COUNT", 0),
+            METRICS_TOKEN=env.get("METRICS_TOKEN") or None,
+            PROMETHEUS_MULTIPROC_DIR=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
+            SENTRY_DSN=env.get("SENTRY_DSN") or None,
         )
 
     @property
@@ -242,6 +250,7 @@ class TestConfig(Config):
         config = cls(**base.__dict__)
         config.BLOG_ENV = "testing"
         config.TESTING = True
+        config.PROPAGATE_EXCEPTIONS = False  # render 500 pages as production does; they are still logged
         config.SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"
         config.REDIS_URL = None
         return config

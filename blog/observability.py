@@ -16,7 +16,8 @@ import uuid
 from datetime import datetime, timezone
 
 from flask import Flask, g, has_request_context, request
-from flask_login import current_user
+
+from blog import metrics
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -115,10 +116,14 @@ def init_app(app: Flask) -> None:
         if request_id:
             response.headers[REQUEST_ID_HEADER] = request_id
         started = getattr(g, "request_started", None)
-        if started is not None and app.config.get("LOG_REQUESTS"):
-            log.info("%s %s %s", request.method, request.path, response.status_code,
-                     extra={"status": response.status_code,
-                            "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
+        if started is not None:
+            seconds = time.perf_counter() - started
+            endpoint = request.endpoint or "unmatched"
+            metrics.REQUESTS.labels(endpoint=endpoint, method=request.method, status=response.status_code).inc()
+            metrics.LATENCY.labels(endpoint=endpoint).observe(seconds)
+            if app.config.get("LOG_REQUESTS"):
+                log.info("%s %s %s", request.method, request.path, response.status_code,
+                         extra={"status": response.status_code, "duration_ms": round(seconds * 1000, 2)})
         return response
 
     if not app.testing:

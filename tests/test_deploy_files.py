@@ -71,7 +71,7 @@ def test_worker_runs_a_queued_job_inside_an_app_context(tmp_path, redis, redis_u
 def test_compose_topology_has_every_service_with_healthchecks():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert {"web", "worker", "migrate", "postgres", "redis", "minio", "createbucket", "mailpit"} <= set(services)
+    assert {"nginx", "web", "worker", "migrate", "postgres", "redis", "minio", "createbucket", "mailpit"} <= set(services)
     for name in ("postgres", "redis", "minio"):
         assert "healthcheck" in services[name], name
     assert services["worker"]["command"] == ["python", "worker.py"]

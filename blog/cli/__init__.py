@@ -158,12 +158,17 @@ def seed_demo(posts_count, admin_password):
 
 
 def init_app(app: Flask) -> None:
+    from blog.cli.backup import export_command, import_command
     from blog.cli.check import check
     from blog.cli.jobs import jobs
     from blog.cli.media import media
+    from blog.cli.translate import translate
 
     app.cli.add_command(users)
     app.cli.add_command(seed_group)
     app.cli.add_command(jobs)
     app.cli.add_command(check)
+    app.cli.add_command(export_command)
+    app.cli.add_command(import_command)
     app.cli.add_command(media)
+    app.cli.add_command(translate)

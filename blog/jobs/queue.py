@@ -19,9 +19,11 @@ from flask import Flask, current_app
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from rq import Queue, Retry
+from rq import Callback, Queue, Retry
 
+from blog import metrics
 from blog.extensions import db
+from blog.jobs import callbacks
 from blog.models.jobs import OutboxJob
 from blog.observability import current_request_id
 
@@ -88,7 +90,10 @@ def _to_redis(func: Callable, args: list, queue: str, options: dict) -> str:
         job_timeout=options.get("timeout"),
         failure_ttl=7 * 24 * 3600,
         meta={"request_id": options.get("request_id")} if options.get("request_id") else None,
+        on_success=Callback(callbacks.succeeded),
+        on_failure=Callback(callbacks.failed),
     )
+    metrics.JOBS_ENQUEUED.labels(queue=queue).inc()
     return job.id
 
 

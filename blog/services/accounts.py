@@ -158,14 +158,18 @@ class SignUp:
     mail: Enqueued  # ``mail.deferred``: Redis was down, the email goes out when it is back
 
 
-def register(*, username: str, email: str, password: str, locale: str | None = None) -> SignUp:
+def register(*, username: str, email: str, password: str, locale: str | None = None,
+             email_locale: str | None = None) -> SignUp:
     """Sign a reader up and mail a confirmation link. Commits, then enqueues the email.
+
+    ``locale`` is saved as the user's language (an explicit choice); ``email_locale`` is the language the
+    visitor is reading in (Accept-Language included), used for this first email when nothing is saved.
 
     Raises InvalidInput per field. The new account can sign in at once but cannot comment or
     publish until the address is confirmed.
     """
     user = create_user(username=username, email=email, password=password, role="reader", locale=locale)
-    return SignUp(user, notifications.send_confirmation(user))
+    return SignUp(user, notifications.send_confirmation(user, locale=email_locale))
 
 
 def load_session_user(session_id: str) -> User | None:

@@ -35,16 +35,20 @@ def external_url(endpoint: str, _anchor: str | None = None, **values) -> str:
     return f"{url}#{_anchor}" if _anchor else url
 
 
-def _locale_for(user) -> str:
-    locale = getattr(user, "locale", None)
-    return locale if locale in current_app.config["LANGUAGES"] else current_app.config["BABEL_DEFAULT_LOCALE"]
+def _locale_for(user, fallback: str | None = None) -> str:
+    """The recipient's saved language, else ``fallback`` (the language they used to sign up), else the default."""
+    for locale in (getattr(user, "locale", None), fallback):
+        if locale in current_app.config["LANGUAGES"]:
+            return locale
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
-def _send(*, user, to: str, template: str, subject, ref: str | None = None, **context) -> Enqueued:
+def _send(*, user, to: str, template: str, subject, ref: str | None = None, locale: str | None = None,
+          **context) -> Enqueued:
     """Render ``email/<template>.txt`` and ``.html`` in ``user``'s language, record the delivery,
     commit, then queue it with retries. ``subject`` is a lazy string (``_l``), translated here.
     """
-    with force_locale(_locale_for(user)):
+    with force_locale(_locale_for(user, locale)):
         subject_text = str(subject)
         text = render_template(f"email/{template}.txt", user=user, **context)
         html = render_template(f"email/{template}.html", user=user, subject=subject_text, **context)
@@ -55,10 +59,10 @@ def _send(*, user, to: str, template: str, subject, ref: str | None = None, **co
                    retry_intervals=current_app.config["MAIL_RETRY_INTERVALS"])
 
 
-def send_confirmation(user) -> Enqueued:
-    """Mail a link that confirms ``user.email``."""
+def send_confirmation(user, *, locale: str | None = None) -> Enqueued:
+    """Mail a link that confirms ``user.email``, in ``locale`` when the user has not saved a language."""
     token = tokens.make(tokens.CONFIRM_EMAIL, {"uid": user.id, "fp": tokens.fingerprint(user.email)})
-    return _send(user=user, to=user.email, template="confirm", subject=_l("Confirm your email address"),
+    return _send(user=user, to=user.email, template="confirm", locale=locale, subject=_l("Confirm your email address"),
           url=external_url("auth.confirm", token=token))
 
 

@@ -62,16 +62,18 @@ def init_app(app: Flask) -> None:
     def http_error(exc: HTTPException):
         if exc.code is None or exc.code < 400:
             return exc
+        if exc.code == 500:
+            return unexpected(exc)
         response = render_error(exc.code)
         if exc.code == 405:  # keep the Allow header
             body, code = response
             return body, code, {"Allow": ", ".join(exc.valid_methods or [])}
         return response
 
-    @app.errorhandler(Exception)
-    def unexpected(exc: Exception):
-        original = getattr(exc, "original_exception", exc)
-        if isinstance(original, HTTPException) and not isinstance(original, InternalServerError):
-            return http_error(original)
-        log.exception("unhandled error on %s %s", request.method, request.path)
+    @app.errorhandler(InternalServerError)
+    def unexpected(exc: InternalServerError):
+        # Flask reaches this after signalling got_request_exception, so error trackers still see it.
+        original = getattr(exc, "original_exception", None)
+        if original is not None:
+            log.error("unhandled error on %s %s", request.method, request.path, exc_info=original)
         return render_error(500)

@@ -7,7 +7,7 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 from markupsafe import Markup
 
 from blog.exceptions import InvalidInput
-from blog.i18n import _, _l
+from blog.i18n import _, _l, ngettext
 from blog.services import media, media_display
 from blog.views.common import acting_user
 from blog.views.forms import ActionForm, BaseForm
@@ -102,7 +102,9 @@ def with_media(body_html, found=None, eager_first=False):
 def filesize(size):
     if size is None:
         return ""
-    for unit, scale in (("MB", 1024 * 1024), ("KB", 1024)):
-        if size >= scale:
-            return f"{format_decimal(size / scale, format='#,##0.#')} {unit}"
-    return _("%(n)s bytes", n=size)
+    # Units are translatable: French writes "Ko" and "Mo".
+    if size >= 1024 * 1024:
+        return _("%(size)s MB", size=format_decimal(size / (1024 * 1024), format="#,##0.#"))
+    if size >= 1024:
+        return _("%(size)s KB", size=format_decimal(size / 1024, format="#,##0.#"))
+    return ngettext("%(num)s byte", "%(num)s bytes", size, num=format_decimal(size))

@@ -20,8 +20,9 @@
   function updateCount() {
     if (!counter || !source) { return; }
     var n = words(source.value);
-    counter.textContent = label.replace("%(words)s", String(n))
-      .replace("%(minutes)s", String(Math.max(1, Math.round(n / 230))));
+    var lang = document.documentElement.lang || undefined; // numbers as the page's language writes them
+    counter.textContent = label.replace("%(words)s", n.toLocaleString(lang))
+      .replace("%(minutes)s", Math.max(1, Math.round(n / 230)).toLocaleString(lang));
   }
 
   function refreshPreview() {

@@ -1,4 +1,5 @@
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
 from flask_login import current_user, login_required, login_user, logout_user
 
 from blog.exceptions import InvalidInput
@@ -24,7 +25,8 @@ def register():
     if form.validate_on_submit():
         try:
             signup = accounts.register(username=form.username.data, email=form.email.data,
-                                       password=form.password.data, locale=request.cookies.get("locale"))
+                                       password=form.password.data, locale=request.cookies.get("locale"),
+                                       email_locale=str(get_locale()))
         except InvalidInput as exc:
             form.apply(exc)
         else:

@@ -1,5 +1,5 @@
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import get_timezone, to_user_timezone
+from flask_babel import format_datetime, get_timezone, to_user_timezone
 from flask_login import login_required
 
 from blog.exceptions import InvalidInput, PermissionDenied
@@ -117,7 +117,7 @@ def _saved_message(post, action: str) -> str:
         return _("Published “%(title)s”.", title=post.title)
     if action == "schedule":
         return _("Scheduled “%(title)s” for %(when)s.", title=post.title,
-                 when=to_user_timezone(post.published_at).strftime("%Y-%m-%d %H:%M"))
+                 when=format_datetime(post.published_at, "short"))
     return _("Saved “%(title)s”.", title=post.title)
 
 
