@@ -69,26 +69,24 @@ def delete(*, actor, job_id: str) -> None:
     _record(actor, "job.deleted", job_id)
 
 
-def requeue_all(*, actor, queue: str | None = None) -> int:
-    """Requeue every failed job (of one queue); returns how many. Audited per job."""
+def _each_failed(actor, queue: str | None, act, action: str) -> int:
+    """Apply ``act`` to every failed job (of one queue), auditing each one it succeeded on."""
     _require(actor)
-    ids = monitor.failed_job_ids(queue)
-    done = [job_id for job_id in ids if monitor.requeue_failed(job_id)]
+    done = [job_id for job_id in monitor.failed_job_ids(queue) if act(job_id)]
     for job_id in done:
-        audit.record(actor=actor, action="job.requeued", target_type="job", target_id=None, after={"job_id": job_id})
+        audit.record(actor=actor, action=action, target_type="job", target_id=None, after={"job_id": job_id})
     db.session.commit()
     return len(done)
+
+
+def requeue_all(*, actor, queue: str | None = None) -> int:
+    """Requeue every failed job (of one queue); returns how many. Audited per job."""
+    return _each_failed(actor, queue, monitor.requeue_failed, "job.requeued")
 
 
 def purge_failed(*, actor, queue: str | None = None) -> int:
     """Delete every failed job (of one queue); returns how many. Audited per job."""
-    _require(actor)
-    ids = monitor.failed_job_ids(queue)
-    done = [job_id for job_id in ids if monitor.delete_failed(job_id)]
-    for job_id in done:
-        audit.record(actor=actor, action="job.deleted", target_type="job", target_id=None, after={"job_id": job_id})
-    db.session.commit()
-    return len(done)
+    return _each_failed(actor, queue, monitor.delete_failed, "job.deleted")
 
 
 def flush(*, actor) -> tuple[int, int]:
