@@ -21,7 +21,7 @@ from blog.models.audit import AuditEvent
 from blog.models.comment import Comment
 from blog.models.post import Post
 from blog.models.user import ROLES, USER_STATUSES, User, new_session_token
-from blog.services import accounts, audit
+from blog.services import accounts, audit, posts
 from blog.services.pagination import MAX_PAGE
 
 USERS_PER_PAGE = 25
@@ -85,11 +85,6 @@ def dashboard(*, actor, now: datetime | None = None) -> Dashboard:
                      posts_by_state=by_state, comments_pending=pending or 0)
 
 
-def _like_pattern(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def list_users(*, actor, q: str = "", role: str | None = None, status: str | None = None, page: int = 1,
                per_page: int = USERS_PER_PAGE):
     """Users ordered by username, paginated; ``q`` matches username, display name or email (any case,
@@ -109,10 +104,8 @@ def list_users(*, actor, q: str = "", role: str | None = None, status: str | Non
     stmt = sa.select(User)
     q = " ".join((q or "").split())[:QUERY_MAX]
     if q:
-        pattern = _like_pattern(q)
-        stmt = stmt.where(sa.or_(User.username.ilike(pattern, escape="\\"),
-                                 User.display_name.ilike(pattern, escape="\\"),
-                                 User.email.ilike(pattern, escape="\\")))
+        stmt = stmt.where(sa.or_(posts.contains(User.username, q), posts.contains(User.display_name, q),
+                                 posts.contains(User.email, q)))
     if role:
         stmt = stmt.where(User.role == role)
     if status:

@@ -147,8 +147,7 @@ def list_posts(*, actor, kind: str = "post", scope: str = "mine", state: str | N
             sa.select(post_tags.c.post_id).join(Tag, Tag.id == post_tags.c.tag_id).where(Tag.slug == tag)))
     words = (q or "").split()[:10]
     for word in words:
-        escaped = word[:100].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        stmt = stmt.where(Post.title.ilike(f"%{escaped}%", escape="\\"))
+        stmt = stmt.where(reading.contains(Post.title, word[:100]))
     if sort == "published":
         stmt = stmt.order_by(Post.published_at.desc().nulls_last(), Post.id.desc())
     else:
@@ -214,8 +213,7 @@ def _apply(post: Post, fields: Fields, slug: str) -> bool:
     post.title = title
     post.slug = slug
     post.source = fields.source or ""
-    rendered = sanitize.render_markdown(post.source, internal_hosts=current_app.config["INTERNAL_HOSTS"])
-    post.body_html, post.sanitizer_version, post.word_count = rendered.html, rendered.version, rendered.word_count
+    rendered = reading.render_body(post)
     excerpt = " ".join((fields.excerpt or "").split())
     post.excerpt = excerpt if excerpt else sanitize.excerpt_from_text(rendered.text)
     post.tags = reading.resolve_tags(fields.tag_names())

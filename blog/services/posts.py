@@ -81,7 +81,7 @@ def post_for_reader(*, slug: str, viewer=None, kind: str = "post", now: datetime
     if post is None or not permissions.can_view_post(viewer, post, now=now or _now()):
         raise NotFound(_("There is no such post."))
     if post.sanitizer_version != sanitize.VERSION:
-        _render_into(post)
+        render_body(post)
         db.session.commit()
     return post
 
@@ -105,12 +105,19 @@ def nav_pages(*, now: datetime | None = None) -> list[tuple[str, str]]:
     )]
 
 
-def _render_into(post: Post) -> None:
+def render_body(post: Post) -> sanitize.Rendered:
+    """Render ``post.source`` into its HTML, sanitizer version and word count; returns the rendering."""
     rendered = sanitize.render_markdown(post.source, internal_hosts=current_app.config["INTERNAL_HOSTS"])
     post.body_html = rendered.html
     post.sanitizer_version = rendered.version
     post.word_count = rendered.word_count
     return rendered
+
+
+def contains(column, text: str):
+    """``column`` contains ``text`` ignoring case, with ``%``, ``_`` and ``\\`` taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.ilike(f"%{escaped}%", escape="\\")
 
 
 def unique_slug(text: str, *, exclude_post_id: int | None = None) -> str:
@@ -201,7 +208,7 @@ def create_post(
         published_at=published_at,
         tags=resolve_tags(tags),
     )
-    rendered = _render_into(post)
+    rendered = render_body(post)
     post.excerpt = sanitize.excerpt_from_text(excerpt) if excerpt.strip() else sanitize.excerpt_from_text(rendered.text)
     db.session.add(post)
     db.session.commit()
