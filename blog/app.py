@@ -107,6 +107,9 @@ def register_views(app: Flask) -> None:
     from blog.views.studio.routes import bp as studio_bp
     from blog.views.pages import bp as pages_bp
     from blog.views.i18n import bp as i18n_bp
+    from blog.views.search import bp as search_bp
+    from blog.views.feeds import bp as feeds_bp
+    from blog.views.seo import bp as seo_bp
 
     app.url_map.converters["page_slug"] = PageSlugConverter
     app.register_blueprint(public_bp)
@@ -118,6 +121,9 @@ def register_views(app: Flask) -> None:
     app.register_blueprint(studio_media_bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(i18n_bp)
+    app.register_blueprint(search_bp)
+    app.register_blueprint(feeds_bp)
+    app.register_blueprint(seo_bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(media.bp)
     errors.init_app(app)

@@ -5,9 +5,10 @@ setting, else ``DEFAULT_TIMEZONE``: see :func:`blog.i18n.select_timezone`) and u
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from flask import Flask
+from babel.dates import format_skeleton
 from flask_babel import format_date, format_datetime, format_number, format_timedelta, get_locale
 
 from blog import permissions
@@ -42,6 +43,11 @@ def _reading_stats(text: str | None) -> str:
              minutes=format_number(max(1, round(words / 230))))
 
 
+def _month_name(year: int, month: int) -> str:
+    """"November 2026" in the reader's language ("noviembre de 2026", "November 2026"...)."""
+    return format_skeleton("yMMMM", date(year, month, 1), locale=get_locale())
+
+
 def _reading_time(minutes: int) -> str:
     return ngettext("%(num)d min read", "%(num)d min read", minutes)
 
@@ -50,6 +56,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(datetime=_datetime, date=_date, ago=_ago, number=_number,
                                  reading_time=_reading_time, reading_stats=_reading_stats)
     app.jinja_env.globals.update(
+        month_name=_month_name,
         has_role=permissions.has_role,
         can_edit_post=permissions.can_edit_post,
         can_administer=permissions.can_administer,

@@ -14,8 +14,11 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
+
+import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
@@ -188,3 +191,20 @@ def start_worker(args: list[str], settings: Mapping[str, object], redis, log: Pa
         worker.stop()
         raise
     return worker
+
+
+@contextmanager
+def count_statements():
+    """The SQL statements the app's engine runs inside the block (a list, filled as they run)."""
+    from blog.extensions import db
+
+    statements = []
+
+    def before(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", before)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", before)

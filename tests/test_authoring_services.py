@@ -263,3 +263,11 @@ def test_studio_list_filters_and_scopes(app):
     assert "state" in invalid(authoring.list_posts, actor=editor, state="deleted")
     with pytest.raises(PermissionDenied):
         authoring.list_posts(actor=make_user("reader"))
+
+
+def test_a_tags_only_edit_counts_as_an_edit(app):
+    author = make_user("author")
+    post = save(author, tags=["one"], action="publish")
+    before = post.updated_at
+    post = save(author, post, tags=["one", "two"])
+    assert post.updated_at > before

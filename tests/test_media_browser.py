@@ -64,7 +64,7 @@ def test_upload_publish_and_see_the_image_load(live_server, page, tmp_path):
     page.goto(f"{base}/login")
     page.fill("input[name=login]", author.username)
     page.fill("input[name=password]", PASSWORD)
-    page.click("form button[type=submit]")
+    page.click("main form button[type=submit]")  # not the header's search form
     page.wait_for_url(f"{base}/")
 
     page.goto(f"{base}/studio/media")

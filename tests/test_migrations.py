@@ -6,11 +6,14 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy.exc import IntegrityError
 
 from blog.extensions import db
-from tests.conftest import scratch_database
+from tests.conftest import IS_POSTGRES, scratch_database
 from tests.factories import make_post, make_user
 
 TABLES = {"users", "posts", "tags", "post_tags", "post_revisions", "comments", "media", "audit_events",
-          "slug_redirects", "email_deliveries", "job_outbox"}
+          "slug_redirects", "email_deliveries", "job_outbox", "related_posts"}
+# The search index (0005); on SQLite, FTS5 keeps five shadow tables beside it.
+TABLES |= {"post_search"} if IS_POSTGRES else {"post_search", "post_search_data", "post_search_idx",
+                                               "post_search_content", "post_search_docsize", "post_search_config"}
 
 
 def _tables():

@@ -162,6 +162,7 @@ def init_app(app: Flask) -> None:
     from blog.cli.check import check
     from blog.cli.jobs import jobs
     from blog.cli.media import media
+    from blog.cli.posts import posts
     from blog.cli.translate import translate
 
     app.cli.add_command(users)
@@ -171,4 +172,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(export_command)
     app.cli.add_command(import_command)
     app.cli.add_command(media)
+    app.cli.add_command(posts)
     app.cli.add_command(translate)

@@ -78,6 +78,14 @@ class Post(TimestampMixin, db.Model):
     revisions: Mapped[list["PostRevision"]] = relationship(
         back_populates="post", passive_deletes=True, order_by="PostRevision.id.desc()"
     )
+    # Up to three posts sharing the most tags, stored by the related-posts job (blog.jobs.related).
+    related: Mapped[list["Post"]] = relationship(
+        secondary=lambda: related_posts,
+        primaryjoin=lambda: Post.id == related_posts.c.post_id,
+        secondaryjoin=lambda: Post.id == related_posts.c.related_id,
+        order_by=lambda: related_posts.c.position,
+        viewonly=True,
+    )
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -120,3 +128,16 @@ class PostRevision(db.Model):
 
     post: Mapped[Post] = relationship(back_populates="revisions")
     editor: Mapped["User | None"] = relationship()
+
+
+related_posts = sa.Table(
+    "related_posts",
+    db.metadata,
+    sa.Column("post_id", sa.ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("related_id", sa.ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("position", sa.SmallInteger, nullable=False),
+    # How many tags the two posts share when the list was computed: a newcomer is compared against it.
+    sa.Column("shared_tags", sa.SmallInteger, nullable=False),
+    # "Which lists show this post?" when it is unpublished or loses a tag.
+    sa.Index("ix_related_posts_related_id", "related_id"),
+)

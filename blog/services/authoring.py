@@ -18,6 +18,8 @@ from blog import permissions, sanitize
 from blog.exceptions import Conflict, InvalidInput, NotFound, PermissionDenied
 from blog.extensions import db
 from blog.i18n import _
+from blog.jobs import related
+from blog.models.base import utcnow
 from blog.models.post import Post, PostRevision, SlugRedirect, Tag, post_tags
 from blog.models.user import User
 from blog.services import media_display
@@ -216,7 +218,10 @@ def _apply(post: Post, fields: Fields, slug: str) -> bool:
     rendered = reading.render_body(post)
     excerpt = " ".join((fields.excerpt or "").split())
     post.excerpt = excerpt if excerpt else sanitize.excerpt_from_text(rendered.text)
+    tags_before = {tag.slug for tag in post.tags}
     post.tags = reading.resolve_tags(fields.tag_names())
+    if post.id is not None and {tag.slug for tag in post.tags} != tags_before:
+        post.updated_at = utcnow()  # only the link table changed: feeds and the sitemap still see an edit
     if post.kind == "page":
         post.nav_order = fields.nav_order
     if fields.featured_image_id is not KEEP:
@@ -302,6 +307,7 @@ def save(*, actor, fields: Fields, post_id: int | None = None, base_version: int
     if errors:
         raise InvalidInput(errors)
     with db.session.no_autoflush:
+        listed_before = _listing_state(post) if post_id else None
         used_before = media_display.ids_used_by(post) if post_id else set()
         changed = _apply(post, fields, slug)
         _set_state(post, actor, action, publish_at, now)
@@ -314,15 +320,24 @@ def save(*, actor, fields: Fields, post_id: int | None = None, base_version: int
         db.session.add(post)
     if changed or post_id is None:
         _revise(post, actor)
-    return _commit(post)
+    return _commit(post, refresh_related=_listing_state(post) != listed_before)
 
 
-def _commit(post: Post) -> Post:
+def _listing_state(post: Post):
+    """What related-post lists depend on: whether the post is listed, when, and its tags."""
+    if post.kind != "post" or post.status != "published":
+        return None
+    return post.published_at, frozenset(tag.slug for tag in post.tags)
+
+
+def _commit(post: Post, *, refresh_related: bool = False) -> Post:
     try:
         db.session.commit()
     except StaleDataError as exc:  # another save won the race between our check and our UPDATE
         db.session.rollback()
         raise EditConflict(db.session.get(Post, post.id, populate_existing=True)) from exc
+    if refresh_related:
+        related.schedule(post.id)
     return post
 
 
@@ -330,10 +345,11 @@ def _transition(actor, post_id: int, *, status: str, published_at, check=permiss
     post = get_for_edit(actor=actor, post_id=post_id)
     if not check(actor, post):
         raise PermissionDenied(_("You may not change the status of this post."))
+    listed_before = _listing_state(post)
     post.status = status
     if published_at is not _KEEP:
         post.published_at = published_at
-    return _commit(post)
+    return _commit(post, refresh_related=_listing_state(post) != listed_before)
 
 
 _KEEP = object()
@@ -360,8 +376,11 @@ def delete(*, actor, post_id: int) -> str:
     if not permissions.can_delete_post(actor, post):
         raise PermissionDenied(_("You may not delete this post."))
     title = post.title
+    showing = related.lists_showing(post.id)
     db.session.delete(post)
     db.session.commit()
+    if showing:
+        related.schedule(post_id, showing)
     return title
 
 

@@ -25,7 +25,7 @@ from blog.storage.base import ObjectMissing
 FORMAT = "blog-export/1"
 # Restored in this order (parents first); operational tables (email deliveries, job outbox) stay behind.
 TABLES = ("users", "tags", "media", "posts", "post_tags", "post_revisions", "comments", "slug_redirects",
-          "audit_events")
+          "related_posts", "audit_events")
 SECRET_COLUMNS = {"users": ("password_hash", "session_token")}
 # users.avatar_id points at media, which is restored after users: set it in a second pass.
 DEFERRED = {"users": ("avatar_id",)}

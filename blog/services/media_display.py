@@ -90,6 +90,16 @@ class Picture:
         fitting = [e for e in entries if e["width"] <= 1024] or entries[:1]
         return get_storage().url_for_read(fitting[-1]["key"])
 
+    @cached_property
+    def share_image(self) -> dict | None:
+        """``{url, width, height}`` of the JPEG link previews use (OpenGraph): the largest up to 1600 px."""
+        entries = self._entries("jpeg")
+        if not entries:
+            return None
+        entry = ([e for e in entries if e["width"] <= 1600] or entries[:1])[-1]
+        return {"url": get_storage().url_for_read(entry["key"]), "width": entry["width"],
+                "height": entry.get("height")}
+
     def _square(self, fmt: str) -> str | None:
         entry = self._variants.get("square", {}).get(fmt)
         return get_storage().url_for_read(entry["key"]) if entry else None

@@ -11,6 +11,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from blog import permissions, sanitize
 from blog.exceptions import InvalidInput, Moved, NotFound, PermissionDenied
 from blog.extensions import db
+from blog.jobs import related
 from blog.i18n import _
 from blog.models.post import Post, SlugRedirect, Tag, post_tags
 from blog.models.user import User
@@ -63,17 +64,42 @@ def author_feed(*, username: str, page: int = 1, now: datetime | None = None):
     return user, _listing(where, page=page)
 
 
+def archive_months(*, now: datetime | None = None) -> list[tuple[int, int, int]]:
+    """``(year, month, count)`` of published posts per month (UTC), newest month first."""
+    year = sa.extract("year", Post.published_at)
+    month = sa.extract("month", Post.published_at)
+    rows = db.session.execute(
+        sa.select(year.label("y"), month.label("m"), sa.func.count().label("n"))
+        .where(_visible(now or _now())).group_by("y", "m").order_by(sa.desc("y"), sa.desc("m"))
+    )
+    return [(int(y), int(m), n) for y, m, n in rows]
+
+
+def month_feed(*, year: int, month: int, page: int = 1, now: datetime | None = None) -> Window:
+    """Published posts of one month (UTC), newest first. NotFound for an impossible month."""
+    if not (1 <= month <= 12 and 1970 <= year <= 9999):
+        raise NotFound(_("There is no such month."))
+    start = datetime(year, month, 1, tzinfo=timezone.utc)
+    end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=timezone.utc)
+    where = sa.and_(_visible(now or _now()), Post.published_at >= start, Post.published_at < end)
+    found = _listing(where, page=page)
+    if not found.items:
+        raise NotFound(_("Nothing was published that month."))
+    return found
+
+
 def post_for_reader(*, slug: str, viewer=None, kind: str = "post", now: datetime | None = None) -> Post:
     """The post (or page, with ``kind="page"``) at ``slug`` with its author and tags loaded.
 
     Raises NotFound for drafts, archived and scheduled posts unless ``viewer`` may edit it.
     Rows rendered by an older sanitizer policy are re-rendered once and saved.
     """
-    post = db.session.scalar(
+    post = db.session.execute(
         sa.select(Post)
         .where(Post.slug == slug, Post.kind == kind)
-        .options(joinedload(Post.author), selectinload(Post.tags))
-    )
+        # One statement for the post, its author and its tags; one more for its related posts.
+        .options(joinedload(Post.author), joinedload(Post.tags), selectinload(Post.related))
+    ).unique().scalar_one_or_none()
     if post is None:
         new_slug = moved_to(slug=slug, kind=kind, now=now)
         if new_slug:
@@ -84,6 +110,11 @@ def post_for_reader(*, slug: str, viewer=None, kind: str = "post", now: datetime
         render_body(post)
         db.session.commit()
     return post
+
+
+def refresh_related() -> int:
+    """Recompute every post's related list (after a bulk change or an upgrade); returns how many."""
+    return related.refresh_all()
 
 
 def moved_to(*, slug: str, kind: str = "post", now: datetime | None = None) -> str | None:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from blog import sanitize
 from blog.extensions import db
+from blog.jobs import related
 from blog.models.comment import Comment
 from blog.models.post import Post
 from blog.models.user import User
@@ -107,4 +108,6 @@ def seed_demo(
         created += 1
         if progress:
             progress(1)
+    if created:
+        related.refresh_all()
     return {"posts_created": created, "admin_created": admin_created, "admin_username": DEMO_ADMIN}

@@ -3,7 +3,7 @@ from flask_login import login_required
 
 from blog.exceptions import InvalidInput, PermissionDenied
 from blog.i18n import _
-from blog.services import comments, posts
+from blog.services import comments, media_display, posts
 from blog.views.common import acting_user, page_arg, viewer
 from blog.views.public.forms import CommentForm
 
@@ -18,7 +18,8 @@ def index():
 
 def _post_page(post, form, code=200):
     shown = comments.visible_comments(post=post, viewer=viewer())
-    return render_template("public/post.html", post=post, comments=shown, comment_form=form), code
+    return render_template("public/post.html", post=post, pictures=media_display.for_post(post), comments=shown,
+                           comment_form=form), code
 
 
 @bp.get("/p/<slug>")
@@ -64,3 +65,14 @@ def tag(slug):
 def author(username):
     user, pagination = posts.author_feed(username=username, page=page_arg())
     return render_template("public/author.html", author=user, pagination=pagination)
+
+
+@bp.get("/archive")
+def archive():
+    return render_template("public/archive.html", months=posts.archive_months())
+
+
+@bp.get("/archive/<int:year>/<int(fixed_digits=2):month>")
+def archive_month(year, month):
+    pagination = posts.month_feed(year=year, month=month, page=page_arg())
+    return render_template("public/archive_month.html", year=year, month=month, pagination=pagination)

@@ -1,0 +1,23 @@
+"""``flask posts ...``: maintenance of stored, derived post data."""
+from __future__ import annotations
+
+import click
+
+from blog.services import posts as post_service
+from blog.services import search
+
+posts = click.Group("posts", help="Maintain posts' derived data.")
+
+
+@posts.command("refresh-related")
+def refresh_related():
+    """Recompute every post's related posts (normally kept current by a job on each publish)."""
+    count = post_service.refresh_related()
+    click.echo(f"Related posts recomputed for {count} posts.")
+
+
+@posts.command("reindex-search")
+def reindex_search():
+    """Rebuild the full-text search index (normally kept current on every write)."""
+    count = search.reindex_all()
+    click.echo(f"Search index rebuilt for {count} posts.")
