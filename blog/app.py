@@ -96,7 +96,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_views(app: Flask) -> None:
-    from blog.views import errors, health, media
+    from blog.views import caching, errors, health, media
     from blog.views.converters import PageSlugConverter
     from blog.views.auth.routes import bp as auth_bp
     from blog.views.admin.routes import bp as admin_bp
@@ -126,6 +126,7 @@ def register_views(app: Flask) -> None:
     app.register_blueprint(seo_bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(media.bp)
+    caching.init_app(app)
     errors.init_app(app)
 
 

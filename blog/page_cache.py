@@ -1,0 +1,199 @@
+"""The anonymous page cache: rendered reader pages kept in Redis, checked against a content version.
+
+Keys and values
+    ``page:<locale>:<path>?<allowed args>`` holds ``<version>\\0<etag>\\0<content type>\\0<body>``.
+    ``content:version`` is a counter; ``content:next-change`` the time the next scheduled post goes live.
+
+A stored page is served only while its version equals the current one. Every commit that changes what
+readers can see (posts, tags, comments, media, authors' public profiles; the related-posts job) bumps
+the version, so no reader sees a page older than the last change, and no key is ever scanned or
+deleted. Scheduled posts go live without a write, so the first request after ``content:next-change``
+bumps the version itself. One lookup costs one Redis round trip (``MGET``).
+
+Redis failing never fails a page: lookups and stores are skipped for a few seconds and the page is
+rendered as usual. A bump that cannot reach Redis is logged; stored pages then live at most ``TTL``.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+from redis import Redis
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session
+
+from blog.extensions import db
+
+VERSION_KEY = "content:version"
+NEXT_CHANGE_KEY = "content:next-change"
+PAGE_PREFIX = "page:"
+PAUSE_AFTER_ERROR = 5.0  # seconds without cache lookups after Redis failed
+_EXTENSION = "blog.page_cache"
+
+# Tables whose rows readers see, when written by statements rather than through ORM objects.
+CONTENT_TABLES = frozenset({"posts", "post_tags", "tags", "comments", "media", "slug_redirects", "related_posts"})
+# What readers see of a user: a change to anything else (last sign-in, password) is not a content change.
+PUBLIC_USER_FIELDS = ("username", "display_name", "bio_html", "avatar_id", "status")
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CachedPage:
+    etag: str
+    content_type: str
+    body: bytes
+
+
+class _State:
+    def __init__(self, redis: Redis | None, ttl: int):
+        self.redis = redis
+        self.ttl = ttl
+        self.paused_until = 0.0
+
+    def usable(self) -> bool:
+        return self.redis is not None and time.monotonic() >= self.paused_until
+
+    def failed(self, action: str, exc: Exception) -> None:
+        self.paused_until = time.monotonic() + PAUSE_AFTER_ERROR
+        log.warning("page cache: %s failed, pausing %ss: %s", action, PAUSE_AFTER_ERROR, exc)
+
+
+def init_app(app: Flask) -> None:
+    url = app.config.get("REDIS_URL") if app.config.get("PAGE_CACHE") else None
+    # Short timeouts: a slow Redis must cost a reader milliseconds, not the jobs' five seconds.
+    redis = Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5) if url else None
+    app.extensions[_EXTENSION] = _State(redis, int(app.config.get("PAGE_CACHE_TTL", 300)))
+
+
+def _state() -> _State | None:
+    return current_app.extensions.get(_EXTENSION)
+
+
+def enabled() -> bool:
+    state = _state()
+    return state is not None and state.usable()
+
+
+def _now() -> float:
+    return datetime.now(timezone.utc).timestamp()
+
+
+def lookup(key: str) -> tuple[CachedPage | None, bytes | None]:
+    """``(page, version)``: the stored page when it is current, and the version to store a render under."""
+    state = _state()
+    if state is None or not state.usable():
+        return None, None
+    try:
+        version, next_change, stored = state.redis.mget(VERSION_KEY, NEXT_CHANGE_KEY, PAGE_PREFIX + key)
+        if version is None or (next_change and float(next_change) <= _now()):
+            version, stored = bump(), None
+    except Exception as exc:  # noqa: BLE001 - any Redis trouble means "render it"
+        state.failed("lookup", exc)
+        return None, None
+    if version is None or stored is None:
+        return None, version
+    stored_version, etag, content_type, body = stored.split(b"\0", 3)
+    if stored_version != version:
+        return None, version
+    return CachedPage(etag.decode(), content_type.decode(), body), version
+
+
+def store(key: str, version: bytes, page: CachedPage) -> None:
+    state = _state()
+    if state is None or not state.usable():
+        return
+    value = b"\0".join((version, page.etag.encode(), page.content_type.encode(), page.body))
+    try:
+        state.redis.set(PAGE_PREFIX + key, value, ex=state.ttl)
+    except Exception as exc:  # noqa: BLE001
+        state.failed("store", exc)
+
+
+def _next_scheduled() -> float | None:
+    from blog.models.post import Post  # models import this module's session hooks indirectly
+
+    # Its own connection: this runs after a commit, when the session may not emit SQL.
+    with db.engine.connect() as connection:
+        when = connection.scalar(sa.select(sa.func.min(Post.published_at)).where(
+            Post.status == "published", Post.published_at > datetime.now(timezone.utc)))
+    if when is not None and when.tzinfo is None:  # SQLite returns the aggregate as a naive UTC value
+        when = when.replace(tzinfo=timezone.utc)
+    return when.timestamp() if when else None
+
+
+def bump() -> bytes | None:
+    """Start a new content version (every stored page becomes stale). Returns it, or None without Redis."""
+    state = _state()
+    if state is None or state.redis is None:
+        return None
+    try:
+        next_change = _next_scheduled()
+        with state.redis.pipeline() as pipe:
+            pipe.incr(VERSION_KEY)
+            if next_change:
+                pipe.set(NEXT_CHANGE_KEY, repr(next_change))
+            else:
+                pipe.delete(NEXT_CHANGE_KEY)
+            version = pipe.execute()[0]
+        return str(version).encode()
+    except Exception as exc:  # noqa: BLE001
+        state.failed("bump", exc)
+        log.error("page cache: could not start a new content version; stored pages may be served for up to "
+                  "%ss", state.ttl)
+        return None
+
+
+# ---- noticing content changes ------------------------------------------------------------------
+
+def _is_content(obj) -> bool:
+    from blog.models.comment import Comment
+    from blog.models.media import Media
+    from blog.models.post import Post, SlugRedirect, Tag
+    from blog.models.user import User
+
+    if isinstance(obj, (Post, Tag, Comment, Media, SlugRedirect)):
+        return True
+    if isinstance(obj, User):
+        state = inspect(obj)
+        return any(state.attrs[name].history.has_changes() for name in PUBLIC_USER_FIELDS)
+    return False
+
+
+@event.listens_for(Session, "after_flush")
+def _note_changes(session: Session, _context) -> None:
+    if session.info.get("content_changed"):
+        return
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if _is_content(obj) and (obj in session.new or obj in session.deleted or session.is_modified(obj)):
+            session.info["content_changed"] = True
+            return
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_core_writes(state) -> None:
+    # INSERT/UPDATE/DELETE statements bypass the flush (the related-posts job, a restore): note them too.
+    if state.is_insert or state.is_update or state.is_delete:
+        table = getattr(state.statement, "table", None)
+        if getattr(table, "name", None) in CONTENT_TABLES:
+            state.session.info["content_changed"] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _bump_after_commit(session: Session) -> None:
+    if session.info.pop("content_changed", False):
+        try:
+            if _state() is not None:
+                bump()
+        except RuntimeError:  # no app context (a session used outside the app): nothing is cached there
+            pass
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_changes(session: Session) -> None:
+    session.info.pop("content_changed", None)
+
