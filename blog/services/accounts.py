@@ -344,6 +344,13 @@ def confirm_email_change(*, token: str, now: float | None = None) -> User:
 
 # ---- profile ----------------------------------------------------------------------------------------
 
+def render_bio(user: User) -> None:
+    """Render ``user.bio`` into ``bio_html`` under the current sanitizer policy (not committed)."""
+    rendered = sanitize.render_markdown(user.bio or "", internal_hosts=current_app.config["INTERNAL_HOSTS"])
+    user.bio_html = rendered.html
+    user.bio_sanitizer_version = rendered.version
+
+
 def update_profile(*, actor: User, display_name: str, bio: str, locale: str | None, timezone_name: str | None
                    ) -> User:
     """Update ``actor``'s own profile; the bio is Markdown, sanitized like posts. Commits.
@@ -363,11 +370,9 @@ def update_profile(*, actor: User, display_name: str, bio: str, locale: str | No
         errors["timezone"] = [_("Choose a time zone from the list.")]
     if errors:
         raise InvalidInput(errors)
-    rendered = sanitize.render_markdown(bio or "", internal_hosts=current_app.config["INTERNAL_HOSTS"])
     actor.display_name = display_name
     actor.bio = bio or ""
-    actor.bio_html = rendered.html
-    actor.bio_sanitizer_version = rendered.version
+    render_bio(actor)
     actor.locale = locale or None
     actor.timezone = timezone_name or None
     db.session.commit()

@@ -45,10 +45,15 @@ def _refresh_stale(comments: list[Comment]) -> None:
     if not stale:
         return
     for comment in stale:
-        rendered = _render(comment.source)
-        comment.body_html = rendered.html
-        comment.sanitizer_version = rendered.version
+        render_comment(comment)
     db.session.commit()
+
+
+def render_comment(comment: Comment) -> None:
+    """Render ``comment.source`` under the current sanitizer policy (not committed)."""
+    rendered = _render(comment.source)
+    comment.body_html = rendered.html
+    comment.sanitizer_version = rendered.version
 
 
 def require_moderator(actor) -> None:

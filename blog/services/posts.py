@@ -15,6 +15,7 @@ from blog.jobs import related
 from blog.i18n import _
 from blog.models.post import Post, SlugRedirect, Tag, post_tags
 from blog.models.user import User
+from blog.services import accounts
 from blog.services.pagination import Window, window
 
 TITLE_MAX = 200
@@ -60,6 +61,9 @@ def author_feed(*, username: str, page: int = 1, now: datetime | None = None):
     )
     if user is None:
         raise NotFound(_("There is no such author."))
+    if user.bio_sanitizer_version != sanitize.VERSION:  # written under an older policy: once, then saved
+        accounts.render_bio(user)
+        db.session.commit()
     where = sa.and_(_visible(now or _now()), Post.author_id == user.id)
     return user, _listing(where, page=page)
 
