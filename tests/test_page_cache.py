@@ -168,3 +168,18 @@ def test_statement_writes_such_as_the_related_posts_job_count_as_content(cached,
     assert "The neighbour" not in get(client, f"/p/{first.slug}")[1].split('id="related-title"')[-1]
     related.refresh_all()  # DELETE/INSERT statements on related_posts, no ORM objects
     assert 'id="related-title"' in get(client, f"/p/{first.slug}")[1]
+
+
+def test_anonymous_reader_pages_set_no_cookie_with_csrf_on(app, make_app, redis, redis_url):
+    """A CSRF token made for an anonymous reader would mean a session cookie on every page: no cache."""
+    protected = make_app(REDIS_URL=redis_url, WTF_CSRF_ENABLED=True)
+    with protected.app_context():
+        author = make_user(username="ada")
+        post = make_post(author, tags=["t"])
+        make_comment(post)
+        client = protected.test_client()
+        for url in ("/", f"/p/{post.slug}", "/tag/t", "/u/ada", "/archive", "/feed.atom", "/sitemap.xml"):
+            first = client.get(url)
+            assert first.status_code == 200 and "Set-Cookie" not in first.headers, url
+            assert client.get(url).headers["X-Page-Cache"] == "hit", url
+        db.session.remove()

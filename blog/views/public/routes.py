@@ -1,5 +1,5 @@
 from flask import Blueprint, flash, redirect, render_template, url_for
-from flask_login import login_required
+from flask_login import current_user, login_required
 
 from blog.exceptions import InvalidInput, PermissionDenied
 from blog.i18n import _
@@ -24,7 +24,10 @@ def _post_page(post, form, code=200):
 
 @bp.get("/p/<slug>")
 def post(slug):
-    return _post_page(posts.post_for_reader(slug=slug, viewer=viewer()), CommentForm())
+    # Only signed-in readers get a form: building one makes a CSRF token, which would give every
+    # anonymous reader a session cookie and keep the page out of the page cache.
+    form = CommentForm() if current_user.is_authenticated else None
+    return _post_page(posts.post_for_reader(slug=slug, viewer=viewer()), form)
 
 
 @bp.post("/p/<slug>/comments")
