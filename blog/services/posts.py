@@ -61,7 +61,7 @@ def author_feed(*, username: str, page: int = 1, now: datetime | None = None):
     )
     if user is None:
         raise NotFound(_("There is no such author."))
-    if user.bio_sanitizer_version != sanitize.VERSION:  # written under an older policy: once, then saved
+    if user.bio and user.bio_sanitizer_version != sanitize.VERSION:  # an older policy's HTML: once, then saved
         accounts.render_bio(user)
         db.session.commit()
     where = sa.and_(_visible(now or _now()), Post.author_id == user.id)
