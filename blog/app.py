@@ -1,12 +1,17 @@
 """The composition root: ``create_app`` wires configuration, extensions, views and commands."""
 from __future__ import annotations
 
+import base64
+import hashlib
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import Flask
 
+from werkzeug.exceptions import SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from blog import i18n, observability, storage, templating
@@ -96,7 +101,8 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_views(app: Flask) -> None:
-    from blog.views import caching, errors, health, media
+    from blog.views import caching, errors, health, media, throttling
+    from blog.views.common import CleanRequest
     from blog.views.converters import PageSlugConverter
     from blog.views.auth.routes import bp as auth_bp
     from blog.views.admin.routes import bp as admin_bp
@@ -111,6 +117,8 @@ def register_views(app: Flask) -> None:
     from blog.views.feeds import bp as feeds_bp
     from blog.views.seo import bp as seo_bp
 
+    throttling.init_app(app)
+    app.request_class = CleanRequest
     app.url_map.converters["page_slug"] = PageSlugConverter
     app.register_blueprint(public_bp)
     app.register_blueprint(admin_bp)
@@ -130,12 +138,84 @@ def register_views(app: Flask) -> None:
     errors.init_app(app)
 
 
+# The only inline styles pages carry: Markdown table alignment, exactly as blog.sanitize writes it.
+TABLE_ALIGN_STYLES = ("text-align:left;", "text-align:center;", "text-align:right;")
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+
+
+def media_origins(config: Mapping) -> list[str]:
+    """Origins besides this site that serve media reads and take direct uploads: the S3 endpoint, or the
+    bucket's AWS host names, plus ``CSP_MEDIA_ORIGINS`` (a CDN). The local backend serves from this site."""
+    origins: list[str] = []
+    if config.get("STORAGE_BACKEND") == "s3":
+        bucket, region = (config.get("S3_BUCKET") or "").lower(), config.get("S3_REGION")
+        if config.get("S3_ENDPOINT_URL"):  # blog.storage.s3 addresses such endpoints by path
+            origins.append(_origin(config["S3_ENDPOINT_URL"]).lower())
+        elif "." in bucket:  # a dotted name is no TLS host label: botocore addresses the bucket by path
+            origins += ["https://s3.amazonaws.com"] + ([f"https://s3.{region}.amazonaws.com"] if region else [])
+        else:
+            origins += [f"https://{bucket}.s3.amazonaws.com"] + (
+                [f"https://{bucket}.s3.{region}.amazonaws.com"] if region else [])
+    origins += config.get("CSP_MEDIA_ORIGINS") or ()
+    return list(dict.fromkeys(origins))
+
+
+def content_security_policy(config: Mapping) -> str:
+    """Scripts and stylesheets only from files under /static (no inline script runs; a JSON-LD data block
+    is not a script), images and uploads also from the media origins, and no framing, plugins or <base>."""
+    media = " ".join(media_origins(config))
+    align = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()}'"
+                     for style in TABLE_ALIGN_STYLES)
+    directives = [
+        ("default-src", "'self'"),
+        ("script-src", "'self'"),
+        ("style-src", "'self'"),
+        ("style-src-attr", f"'unsafe-hashes' {align}"),
+        # Posts may show images from other sites (Markdown allows any https image); images cannot run script.
+        ("img-src", f"'self' data: https: {media}"),
+        ("connect-src", f"'self' {media}"),  # media.js posts files straight to the bucket
+        ("form-action", "'self'"),  # the upload form without JavaScript posts to the app
+        ("object-src", "'none'"),
+        ("base-uri", "'none'"),
+        ("frame-ancestors", "'none'"),
+    ]
+    return "; ".join(f"{name} {value}".strip() for name, value in directives)
+
+
+def security_headers(config: Mapping) -> dict[str, str]:
+    """The headers every response carries, built once per app from its configuration."""
+    headers = {
+        "Content-Security-Policy": content_security_policy(config),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "strict-origin-when-cross-origin",
+        "X-Frame-Options": "DENY",
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Permissions-Policy": PERMISSIONS_POLICY,
+    }
+    if config.get("HSTS_MAX_AGE"):
+        headers["Strict-Transport-Security"] = f"max-age={config['HSTS_MAX_AGE']}; includeSubDomains"
+    return headers
+
+
 def register_security_headers(app: Flask) -> None:
+    headers = security_headers(app.config)
+
+    @app.errorhandler(SecurityError)
+    def _untrusted_host(exc: SecurityError):
+        # A Host outside TRUSTED_HOSTS: no URL can be built for it, so no page layout either.
+        return i18n._("Bad request") + "\n", 400, {"Content-Type": "text/plain; charset=utf-8"}
+
     @app.after_request
     def _headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
+        for name, value in headers.items():
+            response.headers.setdefault(name, value)
         return response
 
 

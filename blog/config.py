@@ -8,8 +8,10 @@ present and safe; :func:`validate` lists each problem on one line.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -76,6 +78,36 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
+# Always accepted once a host list applies: a container's own health check asks for http://127.0.0.1/healthz.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1")
+HSTS_MAX_AGE = 2 * 365 * 24 * 3600
+# A CSP source for media: an origin (https://cdn.example.com[:port], https://*.example.com) or a scheme (https:).
+_CSP_SOURCE = re.compile(r"(https?://(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:[0-9]{1,5})?|https?:)", re.IGNORECASE)
+
+
+def _trusted_hosts(env: dict, *, production: bool) -> list[str] | None:
+    """TRUSTED_HOSTS as a list (``None``: any host). Production defaults to BASE_URL's host; ``*`` opts out."""
+    raw = env.get("TRUSTED_HOSTS", "").strip()
+    if raw == "*":
+        return None
+    hosts = [h.strip().lower() for h in raw.split(",") if h.strip()]
+    if not hosts and production:
+        base_host = urlsplit((env.get("BASE_URL") or "").strip()).hostname
+        hosts = [base_host] if base_host else []
+    if not hosts:
+        return None
+    return hosts + [h for h in LOOPBACK_HOSTS if h not in hosts]
+
+
+def _is_rate_limit(value: str) -> bool:
+    from limits import parse_many
+
+    try:
+        return bool(parse_many(value))
+    except ValueError:
+        return False
+
+
 @dataclass
 class Config:
     """Settings as Flask config keys. Build it with :meth:`from_env`."""
@@ -103,6 +135,18 @@ class Config:
     POSTS_PER_PAGE: int = 10
     COMMENT_MAX_LENGTH: int = 5000
     COMMENTS_PER_MINUTE: int = 5
+    # Abuse controls (Flask-Limiter, blog/views/throttling.py): each limit reads like "5 per 15 minutes".
+    # Counters live in Redis when REDIS_URL is set, in the process's memory otherwise.
+    RATELIMIT_ENABLED: bool = True
+    LOGIN_LIMIT_ACCOUNT: str = "5 per 15 minutes"  # failed sign-ins (and second-step codes) per login name
+    LOGIN_LIMIT_IP: str = "20 per hour"  # sign-in attempts per client address
+    RESET_LIMIT_EMAIL: str = "5 per hour"  # password reset requests per address typed
+    RESET_LIMIT_IP: str = "20 per hour"
+    REGISTER_LIMIT_IP: str = "20 per hour"
+    COMMENT_LIMIT_USER: str = "30 per hour"  # besides COMMENTS_PER_MINUTE, which the comments service applies
+    COMMENT_LIMIT_IP: str = "60 per hour"
+    # Administrators must set up two-factor authentication before they can use /admin.
+    REQUIRE_ADMIN_2FA: bool = False
     BABEL_DEFAULT_LOCALE: str = "en"
     BABEL_DEFAULT_TIMEZONE: str = "UTC"
     BABEL_TRANSLATION_DIRECTORIES: str = str(PROJECT_ROOT / "translations")
@@ -118,6 +162,13 @@ class Config:
     INTERNAL_HOSTS: tuple[str, ...] = ()
     INSTANCE_PATH: str = str(PROJECT_ROOT / "instance")
     BASE_URL: str | None = None
+    # Host names requests may carry; Flask answers 400 to any other, so a forged Host header reaches no link
+    # or redirect. None accepts any host (development). See _trusted_hosts.
+    TRUSTED_HOSTS: list[str] | None = None
+    # Origins besides this site and the storage backend for images and direct uploads (a CDN); see blog.app.
+    CSP_MEDIA_ORIGINS: tuple[str, ...] = ()
+    # Strict-Transport-Security max-age in seconds; 0 sends no header (production: two years).
+    HSTS_MAX_AGE: int = 0
     MAIL_SERVER: str | None = None
     MAIL_PORT: int = 25
     MAIL_USE_TLS: bool = False
@@ -166,6 +217,9 @@ class Config:
             POSTS_PER_PAGE=_int(env, "POSTS_PER_PAGE", 10),
             COMMENT_MAX_LENGTH=_int(env, "COMMENT_MAX_LENGTH", 5000),
             COMMENTS_PER_MINUTE=_int(env, "COMMENTS_PER_MINUTE", 5),
+            RATELIMIT_ENABLED=_bool(env.get("RATELIMIT_ENABLED"), default=True),
+            **{name: (env.get(name) or "").strip() or default for name, default in RATE_LIMIT_DEFAULTS.items()},
+            REQUIRE_ADMIN_2FA=_bool(env.get("REQUIRE_ADMIN_2FA")),
             BABEL_DEFAULT_LOCALE=env.get("DEFAULT_LOCALE", "en"),
             BABEL_DEFAULT_TIMEZONE=env.get("DEFAULT_TIMEZONE", "UTC"),
             SESSION_COOKIE_SECURE=production,
@@ -174,6 +228,10 @@ class Config:
             INTERNAL_HOSTS=internal_hosts,
             INSTANCE_PATH=instance,
             BASE_URL=(env.get("BASE_URL") or "").strip().rstrip("/") or None,
+            TRUSTED_HOSTS=_trusted_hosts(env, production=production),
+            CSP_MEDIA_ORIGINS=tuple(o.strip().rstrip("/") for o in env.get("CSP_MEDIA_ORIGINS", "").split(",")
+                                    if o.strip()),
+            HSTS_MAX_AGE=HSTS_MAX_AGE if production else 0,
             MAIL_SERVER=env.get("MAIL_SERVER") or None,
             MAIL_PORT=_int(env, "MAIL_PORT", 25),
             MAIL_USE_TLS=_bool(env.get("MAIL_USE_TLS")),
@@ -219,6 +277,14 @@ def validate(config: Config) -> list[str]:
         problems.append("COMMENT_MAX_LENGTH must be at least 1")
     if config.COMMENTS_PER_MINUTE < 1:
         problems.append("COMMENTS_PER_MINUTE must be at least 1")
+    for name in RATE_LIMIT_DEFAULTS:
+        if not _is_rate_limit(getattr(config, name)):
+            problems.append(f"{name} must read like '5 per 15 minutes', got {getattr(config, name)!r}")
+    if not 1 <= config.REMEMBER_COOKIE_DURATION // (24 * 3600) <= 365:
+        problems.append("REMEMBER_COOKIE_DAYS must be between 1 and 365")
+    for origin in config.CSP_MEDIA_ORIGINS:
+        if not _CSP_SOURCE.fullmatch(origin):
+            problems.append(f"CSP_MEDIA_ORIGINS entries must be origins like https://cdn.example.com, got {origin!r}")
     if not config.is_production:
         return problems
     secret = config.SECRET_KEY
@@ -242,6 +308,8 @@ def validate(config: Config) -> list[str]:
         problems.append("MAIL_SERVER is missing: production sends account emails over SMTP")
     if not config.BASE_URL:
         problems.append("BASE_URL is missing: emails need absolute links (e.g. https://blog.example.com)")
+    elif urlsplit(config.BASE_URL).scheme not in ("http", "https") or not urlsplit(config.BASE_URL).hostname:
+        problems.append(f"BASE_URL must be an absolute address like https://blog.example.com, got {config.BASE_URL!r}")
     return problems
 
 
@@ -258,4 +326,11 @@ class TestConfig(Config):
         config.PROPAGATE_EXCEPTIONS = False  # render 500 pages as production does; they are still logged
         config.SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"
         config.REDIS_URL = None
+        config.RATELIMIT_ENABLED = False  # the throttling tests turn it on for their own app
         return config
+
+
+# The rate limit settings and their defaults (also the Config fields above).
+RATE_LIMIT_DEFAULTS = {name: getattr(Config, name) for name in (
+    "LOGIN_LIMIT_ACCOUNT", "LOGIN_LIMIT_IP", "RESET_LIMIT_EMAIL", "RESET_LIMIT_IP", "REGISTER_LIMIT_IP",
+    "COMMENT_LIMIT_USER", "COMMENT_LIMIT_IP")}

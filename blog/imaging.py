@@ -250,10 +250,18 @@ def inspect(data: bytes, claimed_type: str) -> tuple[str, int, int]:
     """Container checks plus the upright dimensions from the header (no pixels decoded): ``(format, w, h)``."""
     fmt = check_container(data, claimed_type)
     with _open(data, fmt) as image:
-        return (fmt, *_oriented_size(image))
+        try:
+            return (fmt, *_oriented_size(image))
+        except (OSError, SyntaxError, ValueError, struct.error) as exc:  # a damaged EXIF block
+            raise ImageRejected("corrupt") from exc
 
 
 def _oriented_size(image: Image.Image) -> tuple[int, int]:
+    """The upright size, from what has been read so far. Never decodes pixels: for a PNG whose EXIF
+    has not been seen yet, Pillow's ``getexif()`` would decode the whole image looking for an eXIf
+    chunk after the pixel data (:func:`process` asks again once the image is loaded)."""
+    if image.format == "PNG" and "exif" not in image.info:
+        return image.width, image.height
     orientation = image.getexif().get(0x0112, 1)
     return (image.height, image.width) if orientation in (5, 6, 7, 8) else (image.width, image.height)
 
@@ -323,16 +331,20 @@ def process(data: bytes, claimed_type: str, *, widths=WIDTHS, square: int = SQUA
     image = _open(data, fmt)
     try:
         animated = fmt in ("GIF", "WEBP") and bool(getattr(image, "is_animated", False))
-        oriented_w, oriented_h = _oriented_size(image)
-        sizes = target_widths(oriented_w, widths)
         if fmt == "JPEG":
-            # Decode at the smallest DCT scale that still covers the largest variant and the square.
-            scale = max(sizes[-1] / oriented_w, min(square, oriented_w, oriented_h) / min(oriented_w, oriented_h))
+            # The full size from the header (a draft decodes smaller), at the smallest DCT scale that
+            # still covers the largest variant and the square.
+            oriented_w, oriented_h = _oriented_size(image)
+            largest = target_widths(oriented_w, widths)[-1]
+            scale = max(largest / oriented_w, min(square, oriented_w, oriented_h) / min(oriented_w, oriented_h))
             image.draft("RGB", (max(1, round(image.width * scale)), max(1, round(image.height * scale))))
         try:
             image.load()
         except (OSError, SyntaxError, ValueError, struct.error) as exc:
             raise ImageRejected("truncated" if "truncated" in str(exc) else "corrupt") from exc
+        if fmt != "JPEG":  # now that everything is read: a PNG's EXIF may follow its pixels
+            oriented_w, oriented_h = _oriented_size(image)
+        sizes = target_widths(oriented_w, widths)
         frame = ImageOps.exif_transpose(image) or image
         frame = _to_srgb(frame)
     finally:

@@ -272,3 +272,12 @@ def moto_server():
     server = start_moto_server()
     yield server.endpoint
     server.stop()
+
+
+# Browser tests (pytest-playwright) drive Debian's Chromium: Playwright cannot download its own here.
+@pytest.fixture(scope="session")
+def browser_type_launch_args():
+    return {"executable_path": "/usr/bin/chromium",
+            "args": ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"],
+            "timeout": 30_000}

@@ -20,14 +20,6 @@ from tests.factories import PASSWORD, make_user
 from tests.support import REGION, create_bucket, delete_bucket, s3_client
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args():
-    return {"executable_path": "/usr/bin/chromium",
-            "args": ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"],
-            "timeout": 30_000}
-
-
 @pytest.fixture(scope="module")
 def s3_settings(aws_env, moto_server):
     """A bucket on moto's S3 server, with fake credentials; all undone afterwards."""

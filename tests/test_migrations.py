@@ -10,7 +10,7 @@ from tests.conftest import IS_POSTGRES, scratch_database
 from tests.factories import make_post, make_user
 
 TABLES = {"users", "posts", "tags", "post_tags", "post_revisions", "comments", "media", "audit_events",
-          "slug_redirects", "email_deliveries", "job_outbox", "related_posts"}
+          "slug_redirects", "email_deliveries", "job_outbox", "related_posts", "recovery_codes"}
 # The search index (0005); on SQLite, FTS5 keeps five shadow tables beside it.
 TABLES |= {"post_search"} if IS_POSTGRES else {"post_search", "post_search_data", "post_search_idx",
                                                "post_search_content", "post_search_docsize", "post_search_config"}

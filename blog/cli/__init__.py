@@ -10,7 +10,7 @@ from flask import Flask
 from blog.exceptions import InvalidInput, ServiceError
 from blog.models.user import ROLES, USER_STATUSES
 from blog.permissions import OPERATOR
-from blog.services import accounts, admin, seed
+from blog.services import accounts, admin, seed, two_factor
 
 users = click.Group("users", help="Manage user accounts.")
 seed_group = click.Group("seed", help="Load demo content.")
@@ -137,6 +137,19 @@ def reset_password(username, password):
         password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
     user = _run(admin.set_password, user_id=user.id, password=password)
     click.echo(f"Set a new password for {user.username}; their sessions have ended.")
+
+
+@users.command("reset-2fa")
+@click.argument("username")
+def reset_two_factor(username):
+    """Turn off two-factor authentication for USERNAME (lost device and recovery codes)."""
+    user = _user_named(username)
+    was_on = user.has_two_factor
+    user = _run(two_factor.reset, user_id=user.id)
+    if was_on:
+        click.echo(f"Turned off two-factor authentication for {user.username}; they can set it up again.")
+    else:
+        click.echo(f"{user.username} does not use two-factor authentication; nothing changed.")
 
 
 @seed_group.command("demo")

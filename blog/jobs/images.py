@@ -68,8 +68,10 @@ def process_image(media_id: int) -> str:
     """Make the variants of media ``media_id`` and mark it ready; returns its final status.
 
     Returns early when the row is gone or not waiting for processing. A refused image is marked failed
-    with the refusal's code. Storage errors, timeouts and other surprises are raised so RQ retries them;
-    on the last attempt the row is marked failed ("error" or "timeout") first.
+    with the refusal's code. Running out of the work-horse's memory (``worker.py --memory-limit-mb``)
+    marks it failed ("error") at once: a retry would need the same memory. Storage errors, timeouts and
+    other surprises are raised so RQ retries them; on the last attempt the row is marked failed
+    ("error" or "timeout") first.
     """
     media = db.session.get(Media, media_id)
     if media is None or media.status not in PROCESSABLE:
@@ -85,10 +87,15 @@ def process_image(media_id: int) -> str:
         return _fail(media_id, exc.code)
     except ObjectMissing:
         return _fail(media_id, "missing_original")
+    except MemoryError:
+        result = None  # handled below, once the traceback and the frames holding the pixels are gone
     except Exception as exc:
         if _last_attempt():
             _fail(media_id, "timeout" if isinstance(exc, JobTimeoutException) else "error")
         raise
+    if result is None:
+        log.warning("media %s needs more memory than a job may use; marked failed", media_id)
+        return _fail(media_id, "error")
 
     old_keys = _keys(media.variants)
     variants: dict = {"webp": {}, "jpeg": {}, "square": {}, "animated": result.animated}

@@ -296,8 +296,7 @@ def save(*, actor, fields: Fields, post_id: int | None = None, base_version: int
     if action not in ACTIONS:
         raise InvalidInput({"_": [_("Unknown action.")]})
     if post_id is None:
-        if not permissions.can_write(actor, kind):
-            raise PermissionDenied(_("You may not write here."))
+        require_writer(actor=actor, kind=kind)
         post = Post(kind=kind, author_id=actor.id, status="draft", source="", title="", slug="")
     else:
         post = get_for_edit(actor=actor, post_id=post_id)
@@ -321,6 +320,12 @@ def save(*, actor, fields: Fields, post_id: int | None = None, base_version: int
     if changed or post_id is None:
         _revise(post, actor)
     return _commit(post, refresh_related=_listing_state(post) != listed_before)
+
+
+def require_writer(*, actor, kind: str) -> None:
+    """Raise PermissionDenied unless ``actor`` may write a new ``kind`` (posts: authors; pages: editors)."""
+    if not permissions.can_write(actor, kind):
+        raise PermissionDenied(_("You may not write here."))
 
 
 def _listing_state(post: Post):

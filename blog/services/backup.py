@@ -26,7 +26,8 @@ FORMAT = "blog-export/1"
 # Restored in this order (parents first); operational tables (email deliveries, job outbox) stay behind.
 TABLES = ("users", "tags", "media", "posts", "post_tags", "post_revisions", "comments", "slug_redirects",
           "related_posts", "audit_events")
-SECRET_COLUMNS = {"users": ("password_hash", "session_token")}
+# Recovery codes (recovery_codes) stay behind: after a restore, users make new ones in their settings.
+SECRET_COLUMNS = {"users": ("password_hash", "session_token", "totp_secret")}
 # users.avatar_id points at media, which is restored after users: set it in a second pass.
 DEFERRED = {"users": ("avatar_id",)}
 
@@ -198,6 +199,8 @@ def import_archive(path: str, *, progress: Progress | None = None) -> dict:
                 values["password_hash"] = None
             if name == "users" and not values.get("session_token"):
                 values["session_token"] = secrets.token_urlsafe(24)
+            if name == "users" and not values.get("totp_secret"):  # exported without secrets
+                values["totp_secret"] = values["totp_enabled_at"] = values["totp_last_step"] = None
             later = {k: values.pop(k) for k in late if values.get(k) is not None}
             if later:
                 deferred_updates.append((name, {"id": values["id"], **later}))

@@ -97,6 +97,10 @@ def _read_limited(stream: BinaryIO) -> bytes:
     return data
 
 
+def _storage_unavailable() -> InvalidInput:
+    return InvalidInput({"file": [_("The image could not be stored just now. Try again in a moment.")]})
+
+
 def _store(actor, stream: BinaryIO, filename: str | None, content_type: str | None, alt_text: str = "") -> Media:
     data = _read_limited(stream)
     try:
@@ -109,7 +113,7 @@ def _store(actor, stream: BinaryIO, filename: str | None, content_type: str | No
         get_storage().put(key, data, content_type=imaging.FORMATS[fmt], inline=False)
     except StorageError as exc:
         log.warning("could not store an upload: %s", exc)
-        raise InvalidInput({"file": [_("The image could not be stored just now. Try again in a moment.")]}) from exc
+        raise _storage_unavailable() from exc
     media = Media(owner_id=actor.id, storage_key=key, content_type=imaging.FORMATS[fmt], size=len(data),
                   width=width, height=height, status="uploaded", variants={}, original_filename=_filename(filename),
                   alt_text=_alt(alt_text))
@@ -202,7 +206,8 @@ def _discard(media: Media) -> None:
 
 def finish_direct_upload(*, actor, media_id: int) -> Media:
     """The browser says the upload is done: check the object (size, type, first bytes), mark the row
-    ``uploaded``, commit, then enqueue processing. A refused file is deleted with its row (InvalidInput)."""
+    ``uploaded``, commit, then enqueue processing. A refused file is deleted with its row (InvalidInput).
+    Storage unreachable: InvalidInput, and the row stays ``pending`` so the same call can be repeated."""
     media = get(actor=actor, media_id=media_id)
     if media.status != "pending":
         return media  # a repeated "done" (double click, retry): nothing more to do
@@ -219,6 +224,9 @@ def finish_direct_upload(*, actor, media_id: int) -> Media:
         imaging.check_prefix(head, media.content_type, info.size)
     except ObjectMissing as exc:
         raise InvalidInput({"file": [rejection_message("not_uploaded")]}) from exc
+    except StorageError as exc:  # after ObjectMissing, its subclass
+        log.warning("could not check a direct upload: %s", exc)
+        raise _storage_unavailable() from exc
     except imaging.ImageRejected as exc:
         _discard(media)
         raise _refused(exc) from exc

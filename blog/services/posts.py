@@ -3,9 +3,12 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import logging
+
 import sqlalchemy as sa
 from flask import current_app
 from slugify import slugify
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload, selectinload
 
 from blog import permissions, sanitize
@@ -19,6 +22,7 @@ from blog.services import accounts
 from blog.services.pagination import Window, window
 
 TITLE_MAX = 200
+log = logging.getLogger(__name__)
 SLUG_MAX = 200
 TAG_MAX = 50
 
@@ -131,13 +135,30 @@ def moved_to(*, slug: str, kind: str = "post", now: datetime | None = None) -> s
 
 
 def nav_pages(*, now: datetime | None = None) -> list[tuple[str, str]]:
-    """``(title, slug)`` of the published pages shown in the site navigation, in their order."""
-    return [tuple(row) for row in db.session.execute(
-        sa.select(Post.title, Post.slug)
-        .where(Post.kind == "page", Post.status == "published", Post.published_at <= (now or _now()),
-               Post.nav_order.is_not(None))
-        .order_by(Post.nav_order, Post.title)
-    )]
+    """``(title, slug)`` of the published pages shown in the site navigation, in their order.
+
+    Every page's layout asks for them, the error page too: when the database fails, the layout goes
+    without them rather than turning a clear error page into a bare one.
+    """
+    try:
+        return [tuple(row) for row in db.session.execute(
+            sa.select(Post.title, Post.slug)
+            .where(Post.kind == "page", Post.status == "published", Post.published_at <= (now or _now()),
+                   Post.nav_order.is_not(None))
+            .order_by(Post.nav_order, Post.title)
+        )]
+    except SQLAlchemyError as exc:
+        log.warning("navigation left out: the database failed (%s)", type(exc).__name__)
+        forget_failed_transaction()
+        return []
+
+
+def forget_failed_transaction() -> None:
+    """Roll back a session a failed statement left unusable (the error page still has to render)."""
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:  # the connection itself is gone: the next checkout gets a new one
+        log.warning("rollback failed after a database error", exc_info=True)
 
 
 def render_body(post: Post) -> sanitize.Rendered:
@@ -175,7 +196,7 @@ def unique_slug(text: str, *, exclude_post_id: int | None = None) -> str:
 
 
 def normalize_tag_name(name: str) -> str:
-    return " ".join(name.split())[:TAG_MAX]
+    return " ".join(sanitize.clean_text(name).split())[:TAG_MAX]
 
 
 def resolve_tags(names) -> list[Tag]:

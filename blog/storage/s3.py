@@ -98,12 +98,15 @@ class S3Storage:
         self.lifetime = lifetime
         if client is None:
             s3_options: dict[str, Any] = {"addressing_style": "path"} if endpoint_url else {}
+            # An S3 that accepts connections but never answers costs a request at most 3 attempts of
+            # 5 s plus backoff (about 18 s), inside gunicorn's 30 s timeout, so the uploader gets a clear
+            # message instead of a killed worker. ("max_attempts" would mean retries: one attempt more.)
             config = Config(
                 signature_version="s3v4",
                 s3=s3_options,
-                retries={"max_attempts": 3, "mode": "standard"},
+                retries={"total_max_attempts": 3, "mode": "standard"},
                 connect_timeout=3,
-                read_timeout=10,
+                read_timeout=5,
             )
             client = boto3.client("s3", region_name=region, endpoint_url=endpoint_url, config=config)
         self.client = client

@@ -8,6 +8,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from blog.exceptions import Moved, ServiceError
 from blog.i18n import _
+from blog.services.posts import forget_failed_transaction
 
 log = logging.getLogger(__name__)
 
@@ -76,4 +77,5 @@ def init_app(app: Flask) -> None:
         original = getattr(exc, "original_exception", None)
         if original is not None:
             log.error("unhandled error on %s %s", request.method, request.path, exc_info=original)
+        forget_failed_transaction()  # a failed statement must not also break the error page
         return render_error(500)

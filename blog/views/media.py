@@ -107,4 +107,4 @@ def filesize(size):
         return _("%(size)s MB", size=format_decimal(size / (1024 * 1024), format="#,##0.#"))
     if size >= 1024:
         return _("%(size)s KB", size=format_decimal(size / 1024, format="#,##0.#"))
-    return ngettext("%(num)s byte", "%(num)s bytes", size, num=format_decimal(size))
+    return ngettext("%(num)s byte", "%(num)s bytes", size)

@@ -1,15 +1,24 @@
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import login_required
+from flask_login import current_user, login_required
 
 from blog.exceptions import InvalidInput
 from blog.i18n import _, ngettext
 from blog.models.user import ROLES, USER_STATUSES
-from blog.services import admin, operations
+from blog.services import admin, operations, two_factor
 from blog.views.admin.forms import ROLE_LABELS, STATUS_LABELS, RoleForm
 from blog.views.common import acting_user, page_arg
 from blog.views.forms import ActionForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.before_request
+def _two_factor_first():
+    # REQUIRE_ADMIN_2FA: an administrator without two-factor authentication sets it up before anything here.
+    if current_user.is_authenticated and two_factor.setup_required(acting_user()):
+        flash(_("Set up two-factor authentication to use the administration pages."), "info")
+        return redirect(url_for("settings.two_factor"))
+    return None
 
 
 @bp.context_processor

@@ -4,6 +4,9 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from blog.i18n import _l
 from blog.views.forms import BaseForm
 
+# A one-time code: no autocorrection or capitals from phone keyboards (recovery codes have letters).
+CODE_INPUT = {"autocapitalize": "none", "autocorrect": "off", "spellcheck": "false"}
+
 
 class RegisterForm(BaseForm):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=30)])
@@ -28,3 +31,7 @@ class ResetPasswordForm(BaseForm):
     password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=200)])
     confirm = PasswordField(_l("Repeat the new password"),
                             validators=[DataRequired(), EqualTo("password", message=_l("The passwords do not match."))])
+
+
+class TwoFactorForm(BaseForm):
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=40)], render_kw=CODE_INPUT)

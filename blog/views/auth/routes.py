@@ -1,13 +1,17 @@
+import time
+
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_login import current_user, login_required, login_user, logout_user
 
 from blog.exceptions import InvalidInput
 from blog.i18n import _
-from blog.services import accounts
-from blog.views.auth.forms import LoginForm, RegisterForm, ResetPasswordForm, ResetRequestForm
+from blog.services import accounts, two_factor
+from blog.views import throttling
+from blog.views.auth.forms import LoginForm, RegisterForm, ResetPasswordForm, ResetRequestForm, TwoFactorForm
 from blog.views.common import acting_user, safe_next
 from blog.views.forms import ActionForm
+from blog.views.throttling import PENDING_SIGN_IN, throttled
 
 bp = Blueprint("auth", __name__)
 
@@ -17,7 +21,33 @@ def _sign_in(user, *, remember: bool = False) -> None:
     login_user(user, remember=remember)
 
 
+def _ask_for_second_factor(user, *, remember: bool, next_url: str):
+    """The password was right and the account uses two-factor authentication: not signed in yet."""
+    session.clear()
+    session[PENDING_SIGN_IN] = {"uid": user.id, "token": user.session_token, "at": time.time(),
+                                "remember": bool(remember), "next": next_url or ""}
+    return redirect(url_for("auth.login_two_factor"))
+
+
+def _signed_in(user, next_url: str | None):
+    if two_factor.setup_required(user):
+        flash(_("Set up two-factor authentication to use the administration pages."), "info")
+        return redirect(url_for("settings.two_factor"))
+    flash(_("You are signed in."), "success")
+    return redirect(safe_next(next_url, url_for("public.index")))
+
+
+def _limited(template: str, form_class):
+    """A 429 page: ``template`` with the form as posted (what was typed, never a password) and the message."""
+    def page(message: str):
+        form = form_class()
+        form.form_errors.append(message)
+        return render_template(template, form=form)
+    return page
+
+
 @bp.route("/register", methods=["GET", "POST"])
+@throttled(throttling.REGISTER, page=_limited("auth/register.html", RegisterForm))
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("public.index"))
@@ -43,6 +73,7 @@ def register():
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@throttled(throttling.SIGN_IN, page=_limited("auth/login.html", LoginForm))
 def login():
     form = LoginForm()
     if request.method == "GET":
@@ -51,12 +82,38 @@ def login():
         try:
             user = accounts.authenticate(login=form.login.data, password=form.password.data)
         except InvalidInput as exc:
+            throttling.record_failure()
             form.apply(exc)
         else:
+            if user.has_two_factor:
+                return _ask_for_second_factor(user, remember=form.remember.data, next_url=form.next.data)
             _sign_in(user, remember=form.remember.data)
-            flash(_("You are signed in."), "success")
-            return redirect(safe_next(form.next.data, url_for("public.index")))
+            return _signed_in(user, form.next.data)
     return render_template("auth/login.html", form=form), 422 if form.errors or form.form_errors else 200
+
+
+@bp.route("/login/two-factor", methods=["GET", "POST"])
+@throttled(throttling.SECOND_STEP, page=_limited("auth/two_factor.html", TwoFactorForm))
+def login_two_factor():
+    pending = session.get(PENDING_SIGN_IN)
+    if not isinstance(pending, dict) or not isinstance(pending.get("uid"), int):
+        return redirect(url_for("auth.login"))
+    form = TwoFactorForm()
+    if form.validate_on_submit():
+        try:
+            user = two_factor.verify_sign_in(user_id=pending["uid"], session_token=str(pending.get("token", "")),
+                                             started_at=float(pending.get("at", 0)), code=form.code.data)
+        except two_factor.SignInExpired as exc:
+            session.pop(PENDING_SIGN_IN, None)
+            flash(exc.message, "info")
+            return redirect(url_for("auth.login"))
+        except InvalidInput as exc:
+            throttling.record_failure()
+            form.apply(exc)
+        else:
+            _sign_in(user, remember=bool(pending.get("remember")))
+            return _signed_in(user, pending.get("next"))
+    return render_template("auth/two_factor.html", form=form), 422 if form.errors or form.form_errors else 200
 
 
 @bp.post("/logout")
@@ -100,6 +157,7 @@ def resend_confirmation():
 
 
 @bp.route("/reset", methods=["GET", "POST"])
+@throttled(throttling.RESET_REQUEST, page=_limited("auth/reset_request.html", ResetRequestForm))
 def reset_request():
     form = ResetRequestForm()
     if form.validate_on_submit():
@@ -120,6 +178,10 @@ def reset_password(token):
         except InvalidInput as exc:
             form.apply(exc)
         else:
+            if user.has_two_factor:  # a reset link is one factor: the second is still asked for
+                response = _ask_for_second_factor(user, remember=False, next_url="")
+                flash(_("Your password is changed. Enter a code to finish signing in."), "success")
+                return response
             _sign_in(user)
             flash(_("Your password is changed, and you are signed in."), "success")
             return redirect(url_for("public.index"))

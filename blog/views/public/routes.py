@@ -4,6 +4,7 @@ from flask_login import current_user, login_required
 from blog.exceptions import InvalidInput, PermissionDenied
 from blog.i18n import _
 from blog.services import comments, media_display, posts
+from blog.views import throttling
 from blog.views.common import acting_user, page_arg, viewer
 from blog.views.public.forms import CommentForm
 
@@ -30,8 +31,15 @@ def post(slug):
     return _post_page(posts.post_for_reader(slug=slug, viewer=viewer()), form)
 
 
+def _comment_limited(message, slug):
+    form = CommentForm()  # what was typed stays in the box
+    form.form_errors.append(message)
+    return _post_page(posts.post_for_reader(slug=slug, viewer=acting_user()), form)[0]
+
+
 @bp.post("/p/<slug>/comments")
 @login_required
+@throttling.throttled(throttling.COMMENT, page=_comment_limited)
 def add_comment(slug):
     post = posts.post_for_reader(slug=slug, viewer=acting_user())
     form = CommentForm()

@@ -1,7 +1,8 @@
 from wtforms import EmailField, PasswordField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from blog.i18n import _l
+from blog.views.auth.forms import CODE_INPUT
 from blog.views.forms import BaseForm
 
 
@@ -22,4 +23,19 @@ class PasswordForm(BaseForm):
 
 class EmailForm(BaseForm):
     new_email = EmailField(_l("New email address"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Your password"), validators=[DataRequired(), Length(max=200)])
+
+
+# The two-factor page shows several forms at once: each has a prefix, so field names and ids stay unique.
+class EnableTwoFactorForm(BaseForm):
+    code = StringField(_l("Code from your app"), validators=[DataRequired(), Length(max=40)], render_kw=CODE_INPUT)
+
+
+class DisableTwoFactorForm(BaseForm):
+    password = PasswordField(_l("Your password"), validators=[Optional(), Length(max=200)])
+    code = StringField(_l("Or a code from your app, or a recovery code"), validators=[Optional(), Length(max=40)],
+                       render_kw=CODE_INPUT)
+
+
+class RecoveryCodesForm(BaseForm):
     password = PasswordField(_l("Your password"), validators=[DataRequired(), Length(max=200)])

@@ -1,13 +1,18 @@
 from babel import Locale
-from flask import Blueprint, current_app, flash, redirect, render_template, session, url_for
+from flask import Blueprint, current_app, flash, make_response, redirect, render_template, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from blog.exceptions import InvalidInput
 from blog.i18n import _
-from blog.services import accounts
+from markupsafe import Markup
+
+from blog.services import accounts, two_factor as two_factor_service
+from blog.views import throttling
 from blog.views.common import acting_user
 from blog.views.forms import ActionForm
-from blog.views.settings.forms import EmailForm, PasswordForm, ProfileForm
+from blog.views.settings.forms import (DisableTwoFactorForm, EmailForm, EnableTwoFactorForm, PasswordForm,
+                                       ProfileForm, RecoveryCodesForm)
+from blog.views.throttling import throttled
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
@@ -111,3 +116,111 @@ def sign_out_everywhere():
         flash(_("You were signed out on every device."), "success")
         return redirect(url_for("auth.login"))
     return redirect(url_for("settings.password"))
+
+
+# ---- two-factor authentication ----------------------------------------------------------------------
+
+def _two_factor_page(*, enable_form=None, disable_form=None, codes_form=None, code=200):
+    actor = acting_user()
+    setup = two_factor_service.pending_setup(actor=actor)
+    return render_template(
+        "settings/two_factor.html", status=two_factor_service.status(actor=actor), setup=setup,
+        # segno draws the QR code from our own otpauth URI: no markup from users reaches it.
+        qr_svg=Markup(setup.qr_svg) if setup else None,
+        required=two_factor_service.required_for(actor), action_form=ActionForm(),
+        enable_form=enable_form or EnableTwoFactorForm(prefix="enable", formdata=None),
+        disable_form=disable_form or DisableTwoFactorForm(prefix="disable", formdata=None),
+        codes_form=codes_form or RecoveryCodesForm(prefix="codes", formdata=None),
+    ), code
+
+
+def _limited(form_class, prefix: str, argument: str):
+    """The 429 page of a two-factor form: the page, with the message on that form."""
+    def page(message):
+        form = form_class(prefix=prefix)
+        form.form_errors.append(message)
+        return _two_factor_page(**{argument: form})[0]
+    return page
+
+
+def _recovery_codes_page(codes: list[str]):
+    response = make_response(render_template("settings/recovery_codes.html", codes=codes))
+    response.headers["Cache-Control"] = "no-store"  # shown once: not kept by the browser or a proxy
+    return response
+
+
+@bp.get("/two-factor")
+@login_required
+def two_factor():
+    return _two_factor_page()
+
+
+@bp.post("/two-factor/setup")
+@login_required
+def two_factor_setup():
+    form = ActionForm()
+    if form.validate_on_submit():
+        try:
+            two_factor_service.begin_setup(actor=acting_user())
+        except InvalidInput as exc:
+            flash(" ".join(m for msgs in exc.errors.values() for m in msgs), "error")
+    return redirect(url_for("settings.two_factor"))
+
+
+@bp.post("/two-factor/cancel")
+@login_required
+def two_factor_cancel():
+    if ActionForm().validate_on_submit():
+        two_factor_service.cancel_setup(actor=acting_user())
+    return redirect(url_for("settings.two_factor"))
+
+
+@bp.post("/two-factor/enable")
+@login_required
+@throttled(throttling.TWO_FACTOR_SETTINGS, page=_limited(EnableTwoFactorForm, "enable", "enable_form"))
+def two_factor_enable():
+    form = EnableTwoFactorForm(prefix="enable")
+    if form.validate_on_submit():
+        try:
+            codes = two_factor_service.enable(actor=acting_user(), code=form.code.data)
+        except InvalidInput as exc:
+            throttling.record_failure()
+            form.apply(exc)
+        else:
+            flash(_("Two-factor authentication is on."), "success")
+            return _recovery_codes_page(codes)
+    return _two_factor_page(enable_form=form, code=422)
+
+
+@bp.post("/two-factor/disable")
+@login_required
+@throttled(throttling.TWO_FACTOR_SETTINGS, page=_limited(DisableTwoFactorForm, "disable", "disable_form"))
+def two_factor_disable():
+    form = DisableTwoFactorForm(prefix="disable")
+    if form.validate_on_submit():
+        try:
+            two_factor_service.disable(actor=acting_user(), password=form.password.data, code=form.code.data)
+        except InvalidInput as exc:
+            throttling.record_failure()
+            form.apply(exc)
+        else:
+            flash(_("Two-factor authentication is off."), "success")
+            return redirect(url_for("settings.two_factor"))
+    return _two_factor_page(disable_form=form, code=422)
+
+
+@bp.post("/two-factor/recovery-codes")
+@login_required
+@throttled(throttling.TWO_FACTOR_SETTINGS, page=_limited(RecoveryCodesForm, "codes", "codes_form"))
+def two_factor_recovery_codes():
+    form = RecoveryCodesForm(prefix="codes")
+    if form.validate_on_submit():
+        try:
+            codes = two_factor_service.regenerate_recovery_codes(actor=acting_user(), password=form.password.data)
+        except InvalidInput as exc:
+            throttling.record_failure()
+            form.apply(exc)
+        else:
+            flash(_("Your new recovery codes replace the old ones."), "success")
+            return _recovery_codes_page(codes)
+    return _two_factor_page(codes_form=form, code=422)

@@ -125,6 +125,7 @@ def _saved_message(post, action: str) -> str:
 def new(kind):
     if kind not in KINDS:
         abort(404)
+    authoring.require_writer(actor=acting_user(), kind=kind)  # else the form would only lead to a refused save
     return _editor(kind=kind)
 
 
