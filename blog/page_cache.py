@@ -23,9 +23,10 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 from flask import Flask, current_app
 from redis import Redis
-from sqlalchemy import event, inspect
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from blog import write_tracking
 from blog.extensions import db
 
 VERSION_KEY = "content:version"
@@ -159,8 +160,7 @@ def _is_content(obj) -> bool:
     if isinstance(obj, (Post, Tag, Comment, Media, SlugRedirect)):
         return True
     if isinstance(obj, User):
-        state = inspect(obj)
-        return any(state.attrs[name].history.has_changes() for name in PUBLIC_USER_FIELDS)
+        return write_tracking.changed(obj, PUBLIC_USER_FIELDS)
     return False
 
 
@@ -174,18 +174,11 @@ def _note_changes(session: Session, _context) -> None:
             return
 
 
-@event.listens_for(Session, "do_orm_execute")
-def _note_core_writes(state) -> None:
-    # INSERT/UPDATE/DELETE statements bypass the flush (the related-posts job, a restore): note them too.
-    if state.is_insert or state.is_update or state.is_delete:
-        table = getattr(state.statement, "table", None)
-        if getattr(table, "name", None) in CONTENT_TABLES:
-            state.session.info["content_changed"] = True
-
-
 @event.listens_for(Session, "after_commit")
 def _bump_after_commit(session: Session) -> None:
-    if session.info.pop("content_changed", False):
+    # Statement writes (the related-posts job, a restore) bypass the flush: their tables count too.
+    flushed = session.info.pop("content_changed", False)
+    if flushed or write_tracking.tables_written(session) & CONTENT_TABLES:
         try:
             if _state() is not None:
                 bump()

@@ -30,7 +30,7 @@ from markupsafe import Markup, escape
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import joinedload, selectinload
 
-from blog import sanitize
+from blog import sanitize, write_tracking
 from blog.exceptions import NotFound
 from blog.extensions import db
 from blog.i18n import _
@@ -365,13 +365,7 @@ def reindex_all() -> int:
 # Session listeners: the index changes in the same transaction as the posts.
 
 _INDEXED = ("title", "excerpt", "body_html", "kind", "tags")
-_CORE_WRITES_FLAG = "search_index_stale"
 _WATCHED_TABLES = frozenset({"posts", "post_tags", "tags"})
-
-
-def _changed(obj, names) -> bool:
-    attrs = sa.inspect(obj).attrs
-    return any(attrs[name].history.has_changes() for name in names)
 
 
 def _after_flush(session, _flush_context) -> None:
@@ -382,9 +376,9 @@ def _after_flush(session, _flush_context) -> None:
         if isinstance(obj, Post):
             changed.add(obj.id)
     for obj in session.dirty:
-        if isinstance(obj, Post) and _changed(obj, _INDEXED):
+        if isinstance(obj, Post) and write_tracking.changed(obj, _INDEXED):
             changed.add(obj.id)
-        elif isinstance(obj, Tag) and _changed(obj, ("name",)):
+        elif isinstance(obj, Tag) and write_tracking.changed(obj, ("name",)):
             renamed_tags.add(obj.id)
     for obj in session.deleted:
         if isinstance(obj, Post):
@@ -398,27 +392,12 @@ def _after_flush(session, _flush_context) -> None:
     _sync(connection, changed)
 
 
-def _note_core_writes(orm_execute_state) -> None:
-    # Core (or ORM bulk) INSERT/UPDATE/DELETE bypass the flush: note it, rebuild before the commit.
-    state = orm_execute_state
-    if state.is_insert or state.is_update or state.is_delete:
-        table = getattr(state.statement, "table", None)
-        if getattr(table, "name", None) in _WATCHED_TABLES:
-            state.session.info[_CORE_WRITES_FLAG] = True
-
-
 def _before_commit(session) -> None:
-    if session.info.pop(_CORE_WRITES_FLAG, False):
+    # Statements (a restore) wrote posts or tags past the flush: rebuild the index before the commit.
+    if write_tracking.tables_written(session) & _WATCHED_TABLES:
         session.flush()
         _rebuild(session.connection())
 
 
-def _after_transaction_end(session, transaction) -> None:
-    if transaction.parent is None:
-        session.info.pop(_CORE_WRITES_FLAG, None)
-
-
 sa.event.listen(db.session, "after_flush", _after_flush)
-sa.event.listen(db.session, "do_orm_execute", _note_core_writes)
 sa.event.listen(db.session, "before_commit", _before_commit)
-sa.event.listen(db.session, "after_transaction_end", _after_transaction_end)
