@@ -143,6 +143,28 @@ def _limited(form_class, prefix: str, argument: str):
     return page
 
 
+# Each form on the two-factor page: its class, its field prefix, and its argument of _two_factor_page.
+ENABLE = (EnableTwoFactorForm, "enable", "enable_form")
+DISABLE = (DisableTwoFactorForm, "disable", "disable_form")
+CODES = (RecoveryCodesForm, "codes", "codes_form")
+
+
+def _submit(form_class, prefix: str, argument: str, *, act, message, respond):
+    """Validate one two-factor form and ``act(form)``; on success flash ``message`` and ``respond(result)``.
+    A refused code or password counts against the form's rate limit and shows the page again (422)."""
+    form = form_class(prefix=prefix)
+    if form.validate_on_submit():
+        try:
+            result = act(form)
+        except InvalidInput as exc:
+            throttling.record_failure()
+            form.apply(exc)
+        else:
+            flash(message, "success")
+            return respond(result)
+    return _two_factor_page(**{argument: form}, code=422)
+
+
 def _recovery_codes_page(codes: list[str]):
     response = make_response(render_template("settings/recovery_codes.html", codes=codes))
     response.headers["Cache-Control"] = "no-store"  # shown once: not kept by the browser or a proxy
@@ -177,50 +199,26 @@ def two_factor_cancel():
 
 @bp.post("/two-factor/enable")
 @login_required
-@throttled(throttling.TWO_FACTOR_SETTINGS, page=_limited(EnableTwoFactorForm, "enable", "enable_form"))
+@throttled(throttling.TWO_FACTOR_SETTINGS, page=_limited(*ENABLE))
 def two_factor_enable():
-    form = EnableTwoFactorForm(prefix="enable")
-    if form.validate_on_submit():
-        try:
-            codes = two_factor_service.enable(actor=acting_user(), code=form.code.data)
-        except InvalidInput as exc:
-            throttling.record_failure()
-            form.apply(exc)
-        else:
-            flash(_("Two-factor authentication is on."), "success")
-            return _recovery_codes_page(codes)
-    return _two_factor_page(enable_form=form, code=422)
+    return _submit(*ENABLE, act=lambda form: two_factor_service.enable(actor=acting_user(), code=form.code.data),
+                   message=_("Two-factor authentication is on."), respond=_recovery_codes_page)
 
 
 @bp.post("/two-factor/disable")
 @login_required
-@throttled(throttling.TWO_FACTOR_SETTINGS, page=_limited(DisableTwoFactorForm, "disable", "disable_form"))
+@throttled(throttling.TWO_FACTOR_SETTINGS, page=_limited(*DISABLE))
 def two_factor_disable():
-    form = DisableTwoFactorForm(prefix="disable")
-    if form.validate_on_submit():
-        try:
-            two_factor_service.disable(actor=acting_user(), password=form.password.data, code=form.code.data)
-        except InvalidInput as exc:
-            throttling.record_failure()
-            form.apply(exc)
-        else:
-            flash(_("Two-factor authentication is off."), "success")
-            return redirect(url_for("settings.two_factor"))
-    return _two_factor_page(disable_form=form, code=422)
+    return _submit(*DISABLE, act=lambda form: two_factor_service.disable(
+                       actor=acting_user(), password=form.password.data, code=form.code.data),
+                   message=_("Two-factor authentication is off."),
+                   respond=lambda _result: redirect(url_for("settings.two_factor")))
 
 
 @bp.post("/two-factor/recovery-codes")
 @login_required
-@throttled(throttling.TWO_FACTOR_SETTINGS, page=_limited(RecoveryCodesForm, "codes", "codes_form"))
+@throttled(throttling.TWO_FACTOR_SETTINGS, page=_limited(*CODES))
 def two_factor_recovery_codes():
-    form = RecoveryCodesForm(prefix="codes")
-    if form.validate_on_submit():
-        try:
-            codes = two_factor_service.regenerate_recovery_codes(actor=acting_user(), password=form.password.data)
-        except InvalidInput as exc:
-            throttling.record_failure()
-            form.apply(exc)
-        else:
-            flash(_("Your new recovery codes replace the old ones."), "success")
-            return _recovery_codes_page(codes)
-    return _two_factor_page(codes_form=form, code=422)
+    return _submit(*CODES, act=lambda form: two_factor_service.regenerate_recovery_codes(
+                       actor=acting_user(), password=form.password.data),
+                   message=_("Your new recovery codes replace the old ones."), respond=_recovery_codes_page)
