@@ -6,8 +6,8 @@
 1. Creates its own PostgreSQL database (``blog_bench_<random>``, dropped at the end), migrates it with the
    app's own Alembic scripts and seeds it fast with bulk inserts (bench/seed_bench.py): 100 authors, ~200
    tags, ``--posts`` published posts with 1-4 tags and 0-5 approved comments each. Then the app's own
-   ``related.refresh_all()`` and, when the app has one, ``search.reindex_all()``. Redis database 13
-   (``--redis``) is emptied at the start and at the end; S3 is moto's server, in this process.
+   ``related.refresh_all()`` and ``search_index.reindex_all()``. Redis database 13
+   (``--redis``) must be empty (a test run may have claimed it) and is emptied at the end; S3 is moto's server, in this process.
 2. SQL statements per page, in-process (Flask test client, ``before_cursor_execute``), at 10 posts (a
    second scratch database) and at ``--posts``: with the page cache off (every request renders), and with
    it on (the first request after FLUSHDB, then the cached one).
@@ -430,38 +430,18 @@ def prepare_database(env: dict, posts: int, related_posts: bool = True) -> dict:
 
         accounts.create_user(username="benchreader", email="benchreader@example.com", password=READER_PASSWORD,
                              role="reader", display_name="Bench Reader", confirmed=True)
+        from blog.jobs import related
+        from blog.services import search_index
+
         started = time.perf_counter()
-        try:
-            from blog.jobs import related
-        except Exception as exc:  # noqa: BLE001
-            related = None
-            say(f"  warning: blog.jobs.related is not importable ({exc!r}): related posts skipped")
-        if related is not None and not related_posts:
+        if related_posts:
+            related.refresh_all()
+            timings["related_s"] = time.perf_counter() - started
+        else:
             say("  warning: --skip-related: no related posts computed (post pages list none)")
-        elif related is not None:
-            try:
-                related.refresh_all()
-                timings["related_s"] = time.perf_counter() - started
-            except Exception as exc:  # noqa: BLE001
-                db.session.rollback()
-                say(f"  warning: related.refresh_all() failed ({exc!r}): related posts skipped")
         started = time.perf_counter()
-        try:
-            from blog.services import search
-        except Exception as exc:  # noqa: BLE001
-            search = None
-            say(f"  note: no search service ({exc!r}): no index built")
-        if search is not None and hasattr(search, "reindex_all"):
-            if sa.inspect(db.engine).has_table("post_search"):
-                try:
-                    summary["indexed"] = search.reindex_all()
-                    timings["search_index_s"] = time.perf_counter() - started
-                except Exception as exc:  # noqa: BLE001
-                    db.session.rollback()
-                    say(f"  warning: search.reindex_all() failed ({exc!r})")
-            else:
-                say("  warning: blog/services/search.py exists but no migration creates post_search yet: "
-                    "the search page is expected to fail")
+        summary["indexed"] = search_index.reindex_all()
+        timings["search_index_s"] = time.perf_counter() - started
         db.session.execute(sa.text("ANALYZE"))
         db.session.commit()
         db.session.remove()

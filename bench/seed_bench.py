@@ -16,7 +16,7 @@ What it writes, with SQLAlchemy Core ``executemany`` on one connection (no ORM, 
 - 0-5 approved comments per post, rendered with the comment allowlist.
 
 Related posts and the search index are derived data: the caller builds them afterwards with the app's
-own functions (``blog.jobs.related.refresh_all``, ``blog.services.search.reindex_all``).
+own functions (``blog.jobs.related.refresh_all``, ``blog.services.search_index.reindex_all``).
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ import click
 
 from blog.services import posts as post_service
 from blog.services import rerender as rerender_service
-from blog.services import search
+from blog.services import search_index
 
 posts = click.Group("posts", help="Maintain posts' derived data.")
 
@@ -20,7 +20,7 @@ def refresh_related():
 @posts.command("reindex-search")
 def reindex_search():
     """Rebuild the full-text search index (normally kept current on every write)."""
-    count = search.reindex_all()
+    count = search_index.reindex_all()
     click.echo(f"Search index rebuilt for {count} posts.")
 
 

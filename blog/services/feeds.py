@@ -1,6 +1,6 @@
 """Atom feeds and the sitemap: what they list, with absolute URLs, and a cheap version for conditional GET.
 
-They list exactly what the reader pages list (:func:`blog.services.posts._visible`): published posts whose
+They list exactly what the reader pages list (:func:`blog.services.posts.visible`): published posts whose
 time has come. Drafts, archived and scheduled posts never appear; a scheduled post appears by itself once
 its time comes. As on the reader pages, the posts of a suspended author stay in the site and tag feeds,
 and the author's own feed is a 404 like their profile.
@@ -253,7 +253,7 @@ def site_feed(*, now: datetime | None = None) -> FeedSource:
     """The site's feed: the newest visible posts."""
     config = current_app.config
     return FeedSource(
-        where=reading._visible(now or _now()),
+        where=reading.visible(now or _now()),
         title=config["SITE_NAME"],
         subtitle=config["SITE_DESCRIPTION"],
         endpoint="feeds.site",
@@ -271,7 +271,7 @@ def tag_feed(*, slug: str, now: datetime | None = None) -> FeedSource:
         raise NotFound(_("There is no such tag."))
     site = current_app.config["SITE_NAME"]
     return FeedSource(
-        where=sa.and_(reading._visible(now or _now()), post_tags.c.tag_id == tag.id),
+        where=sa.and_(reading.visible(now or _now()), post_tags.c.tag_id == tag.id),
         join_tag=True,
         title=_("%(site)s: posts tagged “%(tag)s”", site=site, tag=tag.name),
         subtitle=_("The newest posts tagged “%(tag)s”.", tag=tag.name),
@@ -291,7 +291,7 @@ def author_feed(*, username: str, now: datetime | None = None) -> FeedSource:
     if user is None:
         raise NotFound(_("There is no such author."))
     return FeedSource(
-        where=sa.and_(reading._visible(now or _now()), Post.author_id == user.id),
+        where=sa.and_(reading.visible(now or _now()), Post.author_id == user.id),
         title=_("%(site)s: posts by %(author)s", site=current_app.config["SITE_NAME"], author=user.name),
         subtitle=_("The newest posts by %(author)s.", author=user.name),
         endpoint="feeds.author",
@@ -326,7 +326,7 @@ def _sections(now: datetime):
     Every statement selects only the columns it needs (never ORM objects); the last columns of each
     row are the times whose latest is the address's ``lastmod``.
     """
-    visible = reading._visible(now)
+    visible = reading.visible(now)
     last_change = (sa.func.max(Post.updated_at), sa.func.max(Post.published_at))
     home = sa.select(sa.literal(""), *last_change).where(visible)  # an aggregate: always exactly one row
     pages = (sa.select(Post.slug, Post.updated_at, Post.published_at)

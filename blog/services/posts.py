@@ -31,7 +31,7 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _visible(now: datetime):
+def visible(now: datetime):
     """The reader's view: published posts whose time has come. Scheduled ones appear without a job."""
     return sa.and_(Post.kind == "post", Post.status == "published", Post.published_at <= now)
 
@@ -46,7 +46,7 @@ def _listing(where, *, page: int, join_tag: bool = False) -> Window:
 
 def home_feed(*, page: int = 1, now: datetime | None = None):
     """Published posts newest first, paginated. Raises NotFound for a page out of range."""
-    return _listing(_visible(now or _now()), page=page)
+    return _listing(visible(now or _now()), page=page)
 
 
 def tag_feed(*, slug: str, page: int = 1, now: datetime | None = None):
@@ -54,7 +54,7 @@ def tag_feed(*, slug: str, page: int = 1, now: datetime | None = None):
     tag = db.session.scalar(sa.select(Tag).where(Tag.slug == slug))
     if tag is None:
         raise NotFound(_("There is no such tag."))
-    where = sa.and_(_visible(now or _now()), post_tags.c.tag_id == tag.id)
+    where = sa.and_(visible(now or _now()), post_tags.c.tag_id == tag.id)
     return tag, _listing(where, page=page, join_tag=True)
 
 
@@ -68,7 +68,7 @@ def author_feed(*, username: str, page: int = 1, now: datetime | None = None):
     if user.bio and user.bio_sanitizer_version != sanitize.VERSION:  # an older policy's HTML: once, then saved
         accounts.render_bio(user)
         db.session.commit()
-    where = sa.and_(_visible(now or _now()), Post.author_id == user.id)
+    where = sa.and_(visible(now or _now()), Post.author_id == user.id)
     return user, _listing(where, page=page)
 
 
@@ -78,7 +78,7 @@ def archive_months(*, now: datetime | None = None) -> list[tuple[int, int, int]]
     month = sa.extract("month", Post.published_at)
     rows = db.session.execute(
         sa.select(year.label("y"), month.label("m"), sa.func.count().label("n"))
-        .where(_visible(now or _now())).group_by("y", "m").order_by(sa.desc("y"), sa.desc("m"))
+        .where(visible(now or _now())).group_by("y", "m").order_by(sa.desc("y"), sa.desc("m"))
     )
     return [(int(y), int(m), n) for y, m, n in rows]
 
@@ -89,7 +89,7 @@ def month_feed(*, year: int, month: int, page: int = 1, now: datetime | None = N
         raise NotFound(_("There is no such month."))
     start = datetime(year, month, 1, tzinfo=timezone.utc)
     end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=timezone.utc)
-    where = sa.and_(_visible(now or _now()), Post.published_at >= start, Post.published_at < end)
+    where = sa.and_(visible(now or _now()), Post.published_at >= start, Post.published_at < end)
     found = _listing(where, page=page)
     if not found.items:
         raise NotFound(_("Nothing was published that month."))

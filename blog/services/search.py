@@ -1,22 +1,9 @@
 """Full-text search over published posts: one service in front of two engines.
 
-The index is the table ``post_search``, one row per post of kind ``post`` whatever its status (visibility
-is decided at query time by joining ``posts``). Migration 0005 creates it per dialect:
-
-- PostgreSQL: plain columns plus ``document``, a ``tsvector`` the database computes from them (weights:
-  A title, B tags, C excerpt, D body) with a GIN index; queries use ``websearch_to_tsquery``,
-  ``ts_rank_cd`` and ``ts_headline``.
-- SQLite: an FTS5 table (``porter unicode61`` tokenizer) whose rowid is the post id; queries use
-  ``MATCH``, ``bm25`` and ``snippet``.
-
-The table is kept out of the SQLAlchemy metadata (its shape differs per dialect); ``migrations/env.py``
-keeps autogenerate from proposing to drop it.
-
-Keeping it current: the session listeners at the bottom of this module update the index inside the same
-transaction as every ORM write of a post or a tag name (studio, ``posts.create_post``, seed, deletes), and
-rebuild it before the commit of any transaction that wrote ``posts``, ``post_tags`` or ``tags`` with Core
-statements (the backup restore). They are registered when this module is imported, which
-``blog/services/__init__.py`` does, so the web app, the worker and the CLI all have them.
+The index (``post_search``, kept current by :mod:`blog.services.search_index`) is read with
+``websearch_to_tsquery``, ``ts_rank_cd`` and ``ts_headline`` on PostgreSQL, and with ``MATCH``, ``bm25``
+and ``snippet`` on SQLite's FTS5. The query language (words, "phrases", -exclusions, OR) is parsed once
+here, and every term is quoted before it reaches either engine.
 """
 from __future__ import annotations
 
@@ -30,25 +17,22 @@ from markupsafe import Markup, escape
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import joinedload, selectinload
 
-from blog import sanitize, write_tracking
 from blog.exceptions import NotFound
 from blog.extensions import db
 from blog.i18n import _
-from blog.models.post import Post, Tag, post_tags
+from blog.models.post import Post
+from blog.services import posts as reading
 from blog.services.pagination import MAX_PAGE, Window
+from blog.services.search_index import CONTROL, FTS_INDEX, PG_INDEX, TEXT_SEARCH_CONFIG
 
-# Must match the configuration migration 0005 computes ``post_search.document`` with.
-TEXT_SEARCH_CONFIG = "english"
 QUERY_MAX = 200  # characters of a query that are looked at; the rest is ignored
 TERMS_MAX = 32  # words (inside and outside quotes) that are looked at
 SNIPPET_WORDS = 30
-_BATCH = 500
 
-# Marks around matches in snippets: control characters that never reach the index (see _plain), so a
-# post cannot forge them. Snippets are HTML-escaped first, then the marks become <mark> elements.
+# Marks around matches in snippets: control characters that never reach the index (search_index.CONTROL),
+# so a post cannot forge them. Snippets are HTML-escaped first, then the marks become <mark> elements.
 _START, _STOP = "\x02", "\x03"
 _LT, _GT = "\x04", "\x05"  # "<" and ">" while PostgreSQL builds a headline
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _HIGHLIGHT = re.compile(re.escape(_START) + "(.*?)" + re.escape(_STOP), re.S)
 
 # One search "word" as both engines' tokenizers see it: letters and digits ("_" separates words).
@@ -58,25 +42,6 @@ _TOKEN = re.compile(r"[^\W_]+")
 _CHUNK = re.compile(r'(?P<neg>(?<!\S)-)?(?:"(?P<phrase>[^"]*)"?|(?P<word>[^\s"]+))')
 
 _WEIGHTS = {"title": 10.0, "excerpt": 2.0, "body": 1.0, "tags": 4.0}  # bm25 (SQLite) mirrors A/C/D/B
-
-_pg_index = sa.Table(
-    "post_search",
-    sa.MetaData(),  # not db.metadata: see the module docstring
-    sa.Column("post_id", sa.Integer, primary_key=True),
-    sa.Column("title", sa.Text, nullable=False),
-    sa.Column("excerpt", sa.Text, nullable=False),
-    sa.Column("body", sa.Text, nullable=False),
-    sa.Column("tags", sa.Text, nullable=False),
-    sa.Column("document", postgresql.TSVECTOR),
-)
-_fts_index = sa.table(
-    "post_search",
-    sa.column("rowid", sa.Integer),
-    sa.column("title", sa.Text),
-    sa.column("excerpt", sa.Text),
-    sa.column("body", sa.Text),
-    sa.column("tags", sa.Text),
-)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -128,7 +93,7 @@ class ParsedQuery:
 def clean_query(raw: str | None) -> str:
     """The query as it is searched for and shown: control characters removed, spaces collapsed, and cut
     to QUERY_MAX characters at a space when there is one (a word is not cut in half)."""
-    text = " ".join(_CONTROL.sub(" ", (raw or "")[: QUERY_MAX * 4]).split())
+    text = " ".join(CONTROL.sub(" ", (raw or "")[: QUERY_MAX * 4]).split())
     if len(text) <= QUERY_MAX:
         return text
     cut = text[: QUERY_MAX + 1]
@@ -185,10 +150,6 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _visible(now: datetime):
-    return sa.and_(Post.kind == "post", Post.status == "published", Post.published_at <= now)
-
-
 def highlight(snippet: str | None) -> Markup:
     """Escape ``snippet`` and turn the engine's match marks into ``<mark>`` elements."""
     escaped = _HIGHLIGHT.sub(r"<mark>\1</mark>", str(escape(snippet or "")))
@@ -198,14 +159,14 @@ def highlight(snippet: str | None) -> Markup:
 
 def _postgres_statement(parsed: ParsedQuery, now: datetime, limit: int, offset: int):
     config = sa.cast(sa.literal(TEXT_SEARCH_CONFIG), postgresql.REGCONFIG)
-    index = _pg_index
+    index = PG_INDEX
     tsquery = sa.func.websearch_to_tsquery(config, sa.literal(parsed.websearch(), sa.Text))
     rank = sa.func.ts_rank_cd(index.c.document, tsquery)
     # Rank and cut the page first, so ts_headline (which re-parses the body) runs for this page's rows only.
     page = (
         sa.select(index.c.post_id, rank.label("rank"))
         .join(Post, Post.id == index.c.post_id)
-        .where(index.c.document.op("@@")(tsquery), _visible(now),
+        .where(index.c.document.op("@@")(tsquery), reading.visible(now),
                sa.func.querytree(tsquery) != "T")  # a stop word plus exclusions would match nearly everything
         .order_by(rank.desc(), Post.published_at.desc(), Post.id.desc())
         .limit(limit)
@@ -227,7 +188,7 @@ def _postgres_statement(parsed: ParsedQuery, now: datetime, limit: int, offset: 
 
 
 def _sqlite_statement(parsed: ParsedQuery, now: datetime, limit: int, offset: int):
-    index = _fts_index
+    index = FTS_INDEX
     table = sa.literal_column("post_search")  # FTS5 functions take the table itself as first argument
     rank = sa.func.bm25(table, *(_WEIGHTS[name] for name in ("title", "excerpt", "body", "tags")))
     snippet = sa.func.snippet(table, 2, _START, _STOP, "…", SNIPPET_WORDS)  # column 2: the body
@@ -235,7 +196,7 @@ def _sqlite_statement(parsed: ParsedQuery, now: datetime, limit: int, offset: in
         sa.select(Post, snippet)
         .select_from(index)
         .join(Post, Post.id == index.c.rowid)
-        .where(table.op("MATCH")(parsed.fts5()), _visible(now))
+        .where(table.op("MATCH")(parsed.fts5()), reading.visible(now))
         .order_by(rank, Post.published_at.desc(), Post.id.desc())  # bm25: lower is better
         .limit(limit)
         .offset(offset)
@@ -264,140 +225,3 @@ def search(*, query: str | None, page: int = 1, now: datetime | None = None) -> 
         raise NotFound(_("There is no such page."))
     hits = [Hit(post=post, snippet=highlight(snippet)) for post, snippet in rows[:per_page]]
     return SearchResults(items=hits, page=page, per_page=per_page, has_next=len(rows) > per_page, query=cleaned)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Writing the index
-
-
-def _plain(text: str | None) -> str:
-    return " ".join(_CONTROL.sub(" ", text or "").split())
-
-
-def _index_rows(connection, post_ids) -> list[dict]:
-    """What the index holds for those of ``post_ids`` that are posts (not pages), read from the database."""
-    posts = Post.__table__
-    found = connection.execute(
-        sa.select(posts.c.id, posts.c.title, posts.c.excerpt, posts.c.body_html)
-        .where(posts.c.id.in_(post_ids), posts.c.kind == "post")
-    ).all()
-    if not found:
-        return []
-    tags: dict[int, list[str]] = {}
-    for post_id, name in connection.execute(
-        sa.select(post_tags.c.post_id, Tag.__table__.c.name)
-        .join(Tag.__table__, Tag.__table__.c.id == post_tags.c.tag_id)
-        .where(post_tags.c.post_id.in_([row.id for row in found]))
-        .order_by(post_tags.c.post_id, Tag.__table__.c.name)
-    ):
-        tags.setdefault(post_id, []).append(name)
-    return [
-        {"id": row.id, "title": _plain(row.title), "excerpt": _plain(row.excerpt),
-         "body": _plain(sanitize.to_text(row.body_html or "")), "tags": _plain(", ".join(tags.get(row.id, [])))}
-        for row in found
-    ]
-
-
-def _delete(connection, post_ids) -> None:
-    if connection.dialect.name == "postgresql":
-        connection.execute(sa.delete(_pg_index).where(_pg_index.c.post_id.in_(post_ids)))
-    else:
-        connection.execute(sa.delete(_fts_index).where(_fts_index.c.rowid.in_(post_ids)))
-
-
-def _write(connection, rows: list[dict]) -> None:
-    if not rows:
-        return
-    if connection.dialect.name == "postgresql":
-        stmt = postgresql.insert(_pg_index)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[_pg_index.c.post_id],
-            set_={name: stmt.excluded[name] for name in ("title", "excerpt", "body", "tags")},
-        )
-        connection.execute(stmt, [{"post_id": row["id"], **{k: v for k, v in row.items() if k != "id"}}
-                                  for row in rows])
-    else:
-        stmt = sa.insert(_fts_index).prefix_with("OR REPLACE")
-        connection.execute(stmt, [{"rowid": row["id"], **{k: v for k, v in row.items() if k != "id"}}
-                                  for row in rows])
-
-
-def _sync(connection, post_ids) -> None:
-    """Make the index rows of ``post_ids`` match the posts table: written, rewritten or removed."""
-    post_ids = sorted(set(post_ids))
-    for start in range(0, len(post_ids), _BATCH):
-        batch = post_ids[start:start + _BATCH]
-        rows = _index_rows(connection, batch)
-        gone = set(batch) - {row["id"] for row in rows}  # deleted, or pages
-        if gone:
-            _delete(connection, sorted(gone))
-        _write(connection, rows)
-
-
-def _rebuild(connection) -> int:
-    posts = Post.__table__
-    if connection.dialect.name == "postgresql":
-        connection.execute(sa.delete(_pg_index))
-    else:
-        connection.execute(sa.delete(_fts_index))
-    count, last = 0, 0
-    while True:
-        ids = list(connection.scalars(
-            sa.select(posts.c.id).where(posts.c.kind == "post", posts.c.id > last).order_by(posts.c.id).limit(_BATCH)
-        ))
-        if not ids:
-            return count
-        rows = _index_rows(connection, ids)
-        _write(connection, rows)
-        count += len(rows)
-        last = ids[-1]
-
-
-def reindex_all() -> int:
-    """Rebuild the search index from every post (for operators: after a restore by other means, or a
-    change of text search configuration). Commits. Returns the number of posts indexed."""
-    count = _rebuild(db.session.connection())
-    db.session.commit()
-    return count
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Session listeners: the index changes in the same transaction as the posts.
-
-_INDEXED = ("title", "excerpt", "body_html", "kind", "tags")
-_WATCHED_TABLES = frozenset({"posts", "post_tags", "tags"})
-
-
-def _after_flush(session, _flush_context) -> None:
-    # The new/dirty/deleted lists and attribute histories still show what this flush wrote.
-    changed: set[int] = set()
-    renamed_tags: set[int] = set()
-    for obj in session.new:
-        if isinstance(obj, Post):
-            changed.add(obj.id)
-    for obj in session.dirty:
-        if isinstance(obj, Post) and write_tracking.changed(obj, _INDEXED):
-            changed.add(obj.id)
-        elif isinstance(obj, Tag) and write_tracking.changed(obj, ("name",)):
-            renamed_tags.add(obj.id)
-    for obj in session.deleted:
-        if isinstance(obj, Post):
-            changed.add(obj.id)  # not found any more, so its row is removed (SQLite has no cascade here)
-    if not (changed or renamed_tags):
-        return
-    connection = session.connection()
-    if renamed_tags:
-        changed.update(connection.scalars(
-            sa.select(post_tags.c.post_id).where(post_tags.c.tag_id.in_(sorted(renamed_tags)))))
-    _sync(connection, changed)
-
-
-def _before_commit(session) -> None:
-    # Statements (a restore) wrote posts or tags past the flush: rebuild the index before the commit.
-    if write_tracking.tables_written(session) & _WATCHED_TABLES:
-        session.flush()
-        _rebuild(session.connection())
-
-
-sa.event.listen(db.session, "after_flush", _after_flush)
-sa.event.listen(db.session, "before_commit", _before_commit)

@@ -25,7 +25,7 @@ branch_labels = None
 depends_on = None
 
 # Written out here, not imported: a migration must not depend on today's app code.
-# Must match blog.services.search.TEXT_SEARCH_CONFIG.
+# Must match blog.services.search_index.TEXT_SEARCH_CONFIG.
 CONFIG = "english"
 DOCUMENT = " || ".join(
     f"setweight(to_tsvector('{CONFIG}'::regconfig, coalesce({column}, '')), '{weight}')"
