@@ -144,6 +144,33 @@ def test_registration_is_limited_per_client(limited):
     assert "a-strong passphrase 42" not in html
 
 
+def test_wrong_passwords_on_the_settings_forms_are_limited_together(limited):
+    # A borrowed session must not be a way to guess the password: the password and email forms (and the
+    # two-factor ones) count wrong passwords together, per user; a weak new password is no guess.
+    app = limited()
+    ada, bob = make_user("reader", username="ada"), make_user("reader", username="bob")
+    client = app.test_client()
+    login(client, ada)
+    weak = {"current_password": PASSWORD, "new_password": "short", "confirm": "short"}
+    for _ in range(6):
+        assert client.post("/settings/password", data=weak).status_code == 422
+    for n in range(3):
+        wrong = {"current_password": f"guess {n}", "new_password": "a-long new passphrase 1",
+                 "confirm": "a-long new passphrase 1"}
+        assert client.post("/settings/password", data=wrong).status_code == 422
+    for n in range(2):
+        guess = {"new_email": "ada.new@example.com", "password": f"guess {n + 3}"}
+        assert client.post("/settings/email", data=guess).status_code == 422
+    html = assert_too_many(client.post("/settings/email", data={"new_email": "ada.new@example.com",
+                                                                  "password": PASSWORD}), minutes=15)
+    assert 'value="ada.new@example.com"' in html and PASSWORD not in html  # what was typed stays
+    assert_too_many(client.post("/settings/password", data={
+        "current_password": PASSWORD, "new_password": "a-long new passphrase 1", "confirm": "a-long new passphrase 1"}))
+    other = app.test_client()
+    login(other, bob)
+    assert other.post("/settings/email", data={"new_email": "bob.new@example.com", "password": PASSWORD}).status_code == 302
+
+
 def test_comments_are_limited_per_user(limited):
     app = limited(COMMENT_LIMIT_USER="2 per hour", COMMENTS_PER_MINUTE=100)
     post = make_post()

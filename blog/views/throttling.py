@@ -114,8 +114,9 @@ SECOND_STEP = (_limit("LOGIN_LIMIT_IP", _ip), _limit("LOGIN_LIMIT_ACCOUNT", _pen
 RESET_REQUEST = (_limit("RESET_LIMIT_IP", _ip), _limit("RESET_LIMIT_EMAIL", _reset_email))
 REGISTER = (_limit("REGISTER_LIMIT_IP", _ip),)
 COMMENT = (_limit("COMMENT_LIMIT_IP", _ip), _limit("COMMENT_LIMIT_USER", _signed_in_user))
-# Wrong passwords and codes on the two-factor settings forms, counted together for the signed-in user.
-TWO_FACTOR_SETTINGS = (limiter.shared_limit(_setting("LOGIN_LIMIT_ACCOUNT"), scope="two-factor-settings",
+# Wrong passwords and codes on the settings forms that ask for them (password, email address, two-factor),
+# counted together for the signed-in user: a borrowed session cannot guess the password through them.
+PASSWORD_CHECKS = (limiter.shared_limit(_setting("LOGIN_LIMIT_ACCOUNT"), scope="settings-password-checks",
                                             key_func=_signed_in_user, methods=["POST"], deduct_when=_failed),)
 
 

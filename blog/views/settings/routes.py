@@ -52,8 +52,21 @@ def profile():
     return render_template("settings/profile.html", form=form), _status(form)
 
 
+def _refused(form, message: str):
+    """A settings form's 429 page: the form as typed, with the limit's message above it."""
+    form.form_errors.append(message)
+    return form
+
+
+def _count_wrong_password(exc: InvalidInput, field: str) -> None:
+    if field in exc.errors:  # a weak new password or a taken address is no guess at the password
+        throttling.record_failure()
+
+
 @bp.route("/password", methods=["GET", "POST"])
 @login_required
+@throttled(throttling.PASSWORD_CHECKS, page=lambda message: render_template(
+    "settings/password.html", form=_refused(PasswordForm(), message), signout_form=ActionForm()))
 def password():
     form = PasswordForm()
     if form.validate_on_submit():
@@ -61,6 +74,7 @@ def password():
             user = accounts.change_password(actor=acting_user(), current_password=form.current_password.data,
                                             new_password=form.new_password.data)
         except InvalidInput as exc:
+            _count_wrong_password(exc, "current_password")
             form.apply(exc)
         else:
             session.clear()
@@ -72,6 +86,8 @@ def password():
 
 @bp.route("/email", methods=["GET", "POST"])
 @login_required
+@throttled(throttling.PASSWORD_CHECKS, page=lambda message: render_template(
+    "settings/email.html", form=_refused(EmailForm(), message), resend_form=ActionForm()))
 def email():
     form = EmailForm()
     if form.validate_on_submit():
@@ -79,6 +95,7 @@ def email():
             change = accounts.request_email_change(actor=acting_user(), new_email=form.new_email.data,
                                                    password=form.password.data)
         except InvalidInput as exc:
+            _count_wrong_password(exc, "password")
             form.apply(exc)
         else:
             if change.mail.deferred:
@@ -137,9 +154,7 @@ def _two_factor_page(*, enable_form=None, disable_form=None, codes_form=None, co
 def _limited(form_class, prefix: str, argument: str):
     """The 429 page of a two-factor form: the page, with the message on that form."""
     def page(message):
-        form = form_class(prefix=prefix)
-        form.form_errors.append(message)
-        return _two_factor_page(**{argument: form})[0]
+        return _two_factor_page(**{argument: _refused(form_class(prefix=prefix), message)})[0]
     return page
 
 
@@ -199,7 +214,7 @@ def two_factor_cancel():
 
 @bp.post("/two-factor/enable")
 @login_required
-@throttled(throttling.TWO_FACTOR_SETTINGS, page=_limited(*ENABLE))
+@throttled(throttling.PASSWORD_CHECKS, page=_limited(*ENABLE))
 def two_factor_enable():
     return _submit(*ENABLE, act=lambda form: two_factor_service.enable(actor=acting_user(), code=form.code.data),
                    message=_("Two-factor authentication is on."), respond=_recovery_codes_page)
@@ -207,7 +222,7 @@ def two_factor_enable():
 
 @bp.post("/two-factor/disable")
 @login_required
-@throttled(throttling.TWO_FACTOR_SETTINGS, page=_limited(*DISABLE))
+@throttled(throttling.PASSWORD_CHECKS, page=_limited(*DISABLE))
 def two_factor_disable():
     return _submit(*DISABLE, act=lambda form: two_factor_service.disable(
                        actor=acting_user(), password=form.password.data, code=form.code.data),
@@ -217,7 +232,7 @@ def two_factor_disable():
 
 @bp.post("/two-factor/recovery-codes")
 @login_required
-@throttled(throttling.TWO_FACTOR_SETTINGS, page=_limited(*CODES))
+@throttled(throttling.PASSWORD_CHECKS, page=_limited(*CODES))
 def two_factor_recovery_codes():
     return _submit(*CODES, act=lambda form: two_factor_service.regenerate_recovery_codes(
                        actor=acting_user(), password=form.password.data),
