@@ -36,6 +36,7 @@ def create_app(config: Config | None = None) -> Flask:
     register_views(app)
     register_security_headers(app)
     register_cli(app)
+    register_middleware(app)
     return app
 
 
@@ -56,6 +57,13 @@ def register_secret_key(app: Flask) -> None:
 
 def register_logging(app: Flask) -> None:
     observability.init_app(app)
+
+
+def register_middleware(app: Flask) -> None:
+    """WSGI layers, innermost first: page-cache hits answered before Flask, then the proxy headers."""
+    from blog.views.fast_hits import FastHits
+
+    app.wsgi_app = FastHits(app, app.wsgi_app, security_headers(app.config))  # type: ignore[method-assign]
     if app.config["PROXY_COUNT"]:
         # Behind that many trusted proxies: take the client address, scheme and host from their headers.
         n = app.config["PROXY_COUNT"]

@@ -126,6 +126,7 @@ class Config:
     # Anonymous reader pages rendered once and kept in Redis (needs REDIS_URL); see blog/page_cache.py.
     PAGE_CACHE: bool = True
     PAGE_CACHE_TTL: int = 300
+    SEARCH_CACHE_PER_MINUTE: int = 300
     STORAGE_BACKEND: str = "local"
     MEDIA_ROOT: str = ""
     MEDIA_URL_LIFETIME: int = 3600
@@ -208,6 +209,7 @@ class Config:
             REDIS_URL=env.get("REDIS_URL", "").strip() or None,
             PAGE_CACHE=_bool(env.get("PAGE_CACHE", "1")),
             PAGE_CACHE_TTL=_int(env, "PAGE_CACHE_TTL", 300),
+            SEARCH_CACHE_PER_MINUTE=_int(env, "SEARCH_CACHE_PER_MINUTE", 300),
             STORAGE_BACKEND=env.get("STORAGE_BACKEND", "local").strip().lower() or "local",
             MEDIA_ROOT=env.get("MEDIA_ROOT") or str(Path(instance) / "media"),
             MEDIA_URL_LIFETIME=_int(env, "MEDIA_URL_LIFETIME", 3600),

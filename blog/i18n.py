@@ -19,10 +19,16 @@ def select_locale() -> str:
     locales = available_locales()
     if current_user and current_user.is_authenticated and current_user.locale in locales:
         return current_user.locale
-    chosen = request.cookies.get(LOCALE_COOKIE)
-    if chosen in locales:
-        return chosen
-    return request.accept_languages.best_match(locales) or current_app.config["BABEL_DEFAULT_LOCALE"]
+    return anonymous_locale(request.cookies.get(LOCALE_COOKIE), request.accept_languages, locales,
+                            current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
+def anonymous_locale(cookie: str | None, accept_languages, locales: tuple[str, ...], default: str) -> str:
+    """A visitor's language without an account: the switcher's cookie, then Accept-Language (werkzeug's
+    ``LanguageAccept``), then the default."""
+    if cookie in locales:
+        return cookie
+    return accept_languages.best_match(locales) or default
 
 
 def select_timezone() -> str | None:

@@ -32,6 +32,7 @@ from blog.extensions import db
 VERSION_KEY = "content:version"
 NEXT_CHANGE_KEY = "content:next-change"
 PAGE_PREFIX = "page:"
+RATION_PREFIX = "page-ration:"  # + the minute: how many rationed pages were stored in it
 PAUSE_AFTER_ERROR = 5.0  # seconds without cache lookups after Redis failed
 _EXTENSION = "blog.page_cache"
 
@@ -80,6 +81,10 @@ def enabled() -> bool:
     return state is not None and state.usable()
 
 
+def _minute() -> int:
+    return int(time.time() // 60)
+
+
 def _now() -> float:
     return datetime.now(timezone.utc).timestamp()
 
@@ -96,20 +101,51 @@ def lookup(key: str) -> tuple[CachedPage | None, bytes | None]:
     except Exception as exc:  # noqa: BLE001 - any Redis trouble means "render it"
         state.failed("lookup", exc)
         return None, None
-    if version is None or stored is None:
-        return None, version
+    if version is None:
+        return None, None
+    return _current(stored, version), version
+
+
+def _current(stored: bytes | None, version: bytes) -> CachedPage | None:
+    """The page in a stored value, if it was stored under ``version``."""
+    if stored is None:
+        return None
     stored_version, etag, content_type, body = stored.split(b"\0", 3)
     if stored_version != version:
-        return None, version
-    return CachedPage(etag.decode(), content_type.decode(), body), version
+        return None
+    return CachedPage(etag.decode(), content_type.decode(), body)
 
 
-def store(key: str, version: bytes, page: CachedPage) -> None:
+def peek(app: Flask, key: str) -> CachedPage | None:
+    """The stored page when it is current and nothing is due to change, without an app context (the
+    WSGI layer in blog/views/fast_hits.py asks before Flask runs). Anything else, including Redis
+    trouble, is ``None``: the request then goes through Flask, which renders, stores or bumps."""
+    state = app.extensions.get(_EXTENSION)
+    if state is None or not state.usable():
+        return None
+    try:
+        version, next_change, stored = state.redis.mget(VERSION_KEY, NEXT_CHANGE_KEY, PAGE_PREFIX + key)
+    except Exception as exc:  # noqa: BLE001
+        state.failed("lookup", exc)
+        return None
+    if version is None or (next_change and float(next_change) <= _now()):
+        return None
+    return _current(stored, version)
+
+
+def store(key: str, version: bytes, page: CachedPage, *, rationed: bool = False) -> None:
+    """Keep ``page`` under ``key`` for the TTL. ``rationed``: only while this minute's ration of new
+    copies (SEARCH_CACHE_PER_MINUTE) lasts, for keys visitors choose freely."""
     state = _state()
     if state is None or not state.usable():
         return
     value = b"\0".join((version, page.etag.encode(), page.content_type.encode(), page.body))
     try:
+        if rationed:
+            ration_key = f"{RATION_PREFIX}{_minute()}"
+            used, _ = state.redis.pipeline().incr(ration_key).expire(ration_key, 120).execute()
+            if used > current_app.config.get("SEARCH_CACHE_PER_MINUTE", 300):
+                return
         state.redis.set(PAGE_PREFIX + key, value, ex=state.ttl)
     except Exception as exc:  # noqa: BLE001
         state.failed("store", exc)

@@ -2,24 +2,31 @@
 
 Only anonymous GETs of the reading endpoints are cached: no session user, no remember-me cookie, no
 flashed message waiting, and a response that sets no cookie. The key is the locale, the path and the
-``page`` argument (the only query argument these views read), so made-up query strings cannot fill
-Redis with copies.
+query arguments the view reads (``KEY_ARGS``), so made-up query strings share one copy; search pages, whose queries visitors type freely, are stored at most SEARCH_CACHE_PER_MINUTE
+times a minute.
 """
 from __future__ import annotations
 
 import hashlib
+from urllib.parse import quote, urlencode
 
 from flask import Flask, Response, current_app, g, request, session
 from flask_babel import get_locale
 
 from blog import page_cache
 
-CACHED_ENDPOINTS = frozenset({
-    "public.index", "public.post", "public.tag", "public.author", "public.archive", "public.archive_month",
-    "pages.page", "feeds.site", "feeds.tag", "feeds.author", "feeds.sitemap", "feeds.sitemap_page",
-    "feeds.robots",
-})
-KEY_ARGS = ("page",)
+# Every cached endpoint, with the query arguments its view reads: the key holds those and no others, so a
+# made-up argument (``?page=7`` on a post, ``?utm_source=``) never makes another copy.
+KEY_ARGS: dict[str, tuple[str, ...]] = {
+    "public.index": ("page",), "public.tag": ("page",), "public.author": ("page",),
+    "public.archive_month": ("page",), "search.results": ("q", "page"),
+    "public.post": (), "public.archive": (), "pages.page": (), "feeds.site": (), "feeds.tag": (),
+    "feeds.author": (), "feeds.sitemap": (), "feeds.sitemap_page": (), "feeds.robots": (),
+}
+CACHED_ENDPOINTS = frozenset(KEY_ARGS)
+# Endpoints whose keys visitors choose freely (any search query): new copies are rationed per minute
+# (SEARCH_CACHE_PER_MINUTE), so made-up queries cannot fill Redis, which also holds the job queues.
+RATIONED = frozenset({"search.results"})
 HEADER = "X-Page-Cache"
 
 
@@ -28,9 +35,15 @@ def _anonymous() -> bool:
     return "_user_id" not in session and "_flashes" not in session and remember not in request.cookies
 
 
+def cache_key(endpoint: str, locale: str, path: str, args) -> str:
+    """The page's key: locale, path and the arguments its view reads (``args``: a mapping), each escaped,
+    so no path or value can pass for another (``?q=a%26page%3D2`` is not ``?q=a&page=2``)."""
+    kept = urlencode([(name, args[name]) for name in KEY_ARGS[endpoint] if name in args])
+    return f"{locale}:{quote(path, safe='/')}?{kept}"
+
+
 def _key() -> str:
-    args = "&".join(f"{name}={request.args[name]}" for name in KEY_ARGS if name in request.args)
-    return f"{get_locale()}:{request.path}?{args}"
+    return cache_key(request.endpoint, str(get_locale()), request.path, request.args)
 
 
 def _etag(body: bytes) -> str:
@@ -58,10 +71,15 @@ def serve_from_cache():
     return response.make_conditional(request)
 
 
+# Shared caches may keep a page but must ask again (the ETag makes that a 304): content can change any time.
+CACHE_CONTROL = "public, no-cache"
+VARY = ("Cookie", "Accept-Language")
+PUBLIC_HEADERS = (("Cache-Control", CACHE_CONTROL), ("Vary", ", ".join(VARY)))
+
+
 def _public(response: Response) -> None:
-    # Shared caches may keep it but must ask again (the ETag makes that a 304): content can change any time.
-    response.headers["Cache-Control"] = "public, no-cache"
-    response.vary.update(("Cookie", "Accept-Language"))
+    response.headers["Cache-Control"] = CACHE_CONTROL
+    response.vary.update(VARY)  # with whatever else the response varies on
 
 
 def store_in_cache(response: Response) -> Response:
@@ -71,7 +89,8 @@ def store_in_cache(response: Response) -> Response:
     key, version = pending
     body = response.get_data()
     etag = response.get_etag()[0] or _etag(body)
-    page_cache.store(key, version, page_cache.CachedPage(etag, response.content_type, body))
+    page_cache.store(key, version, page_cache.CachedPage(etag, response.content_type, body),
+                     rationed=request.endpoint in RATIONED)
     response.set_etag(etag)
     response.headers[HEADER] = "miss"
     _public(response)

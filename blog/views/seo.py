@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, request
 from urllib.parse import urljoin
 
 from blog.services.notifications import external_url
+from blog.views.caching import KEY_ARGS
 
 bp = Blueprint("seo", __name__)
 
@@ -32,7 +33,9 @@ def canonical_url() -> str | None:
     if request.endpoint is None or request.url_rule is None:
         return None
     values = dict(request.view_args or {})
-    for name in CANONICAL_ARGS:
+    # A reader page's canonical URL keeps only the arguments its view reads (a post has no ``page``), so
+    # a cached copy never carries another address.
+    for name in (n for n in KEY_ARGS.get(request.endpoint, CANONICAL_ARGS) if n in CANONICAL_ARGS):
         raw = request.args.get(name)
         if raw and raw != "1":
             values[name] = raw
