@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-sqlite test-postgres install system-deps assets translations db demo check-compose clean
+.PHONY: run test test-sqlite test-postgres test-deps screenshots install system-deps assets translations db demo check-compose clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version.split()[0]'
@@ -22,6 +22,14 @@ install: $(VENV)/.installed
 # Debian packages the tests need (Chromium, nginx, docker-compose); installs only what is missing.
 system-deps:
 	@scripts/system-deps.sh
+
+# JavaScript the browser journeys inject into pages (axe-core), pinned by tests/journeys/package-lock.json.
+JOURNEY_JS := tests/journeys/node_modules/axe-core/axe.min.js
+$(JOURNEY_JS): tests/journeys/package.json tests/journeys/package-lock.json
+	npm ci --prefix tests/journeys --no-audit --no-fund --loglevel=error
+	@touch $@
+
+test-deps: $(JOURNEY_JS)
 
 assets: install
 	$(BIN)/python assets/build.py
@@ -49,19 +57,24 @@ run: install translations demo
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 # Runs the whole suite on PostgreSQL when one answers at PG_TEST_URL, then again on SQLite.
-test: install system-deps translations
+test: install system-deps test-deps translations
 	@if $(BIN)/python -c "import psycopg, sys; psycopg.connect(sys.argv[1], connect_timeout=3).close()" "$(PG_TEST_URL)" 2>/dev/null; then \
 		$(MAKE) --no-print-directory test-postgres; \
 	else echo "PostgreSQL is not reachable at $(PG_TEST_URL): running on SQLite only"; fi
 	$(MAKE) --no-print-directory test-sqlite
 
-test-postgres: install translations
+test-postgres: install test-deps translations
 	@echo "== test suite on PostgreSQL ($(PG_TEST_URL))"
 	BLOG_TEST_DATABASE=$(PG_TEST_URL) $(BIN)/pytest $(PYTEST_ARGS)
 
 test-sqlite: install translations
 	@echo "== test suite on SQLite"
 	BLOG_TEST_DATABASE=sqlite $(BIN)/pytest $(PYTEST_ARGS)
+
+# Regenerates the README's screenshots (docs/screenshots) from the browser journeys, on PostgreSQL.
+screenshots: install system-deps test-deps translations
+	BLOG_README_SCREENSHOTS=docs/screenshots BLOG_TEST_DATABASE=$(PG_TEST_URL) $(BIN)/pytest -q tests/journeys
+	@ls docs/screenshots
 
 # Validates docker-compose.yml without a Docker engine (Debian's docker-compose package).
 check-compose:

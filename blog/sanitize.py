@@ -15,7 +15,8 @@ from bleach.css_sanitizer import CSSSanitizer
 from bleach.html5lib_shim import Filter
 from markdown_it import MarkdownIt
 
-VERSION = 3  # 2: images may reference uploads (``media:12``); 3: table cells keep only an exact text-align
+VERSION = 4  # 2: images may reference uploads (``media:12``); 3: table cells keep only an exact text-align;
+#             4: code blocks and tables can take keyboard focus (they scroll sideways on small screens)
 
 # Elements removed together with everything inside them (bleach alone would keep their text).
 _DROP_WITH_CONTENT = frozenset({"script", "style", "template", "iframe", "object", "embed", "noscript", "textarea",
@@ -76,6 +77,17 @@ class _DropContentFilter(Filter):
                 yield token
 
 
+class _ScrollableBlocks(Filter):
+    """Code blocks and tables scroll sideways inside themselves when wider than the screen; keyboard users
+    can only scroll what can take focus, so each gets ``tabindex="0"`` (authors cannot set tabindex)."""
+
+    def __iter__(self):
+        for token in super().__iter__():
+            if token["type"] == "StartTag" and token["name"] in {"pre", "table"}:
+                token["data"][(None, "tabindex")] = "0"
+            yield token
+
+
 def _external_link_filter(internal_hosts: frozenset[str]):
     class _ExternalLinks(Filter):
         """Marks links that leave the site ``rel="nofollow ugc noopener"``."""
@@ -117,7 +129,7 @@ def _clean(raw_html: str, tags: frozenset[str], internal_hosts: frozenset[str]) 
         strip=True,
         strip_comments=True,
         css_sanitizer=_ALIGN_STYLE,
-        filters=[_DropContentFilter, _external_link_filter(internal_hosts)],
+        filters=[_DropContentFilter, _ScrollableBlocks, _external_link_filter(internal_hosts)],
     )
     # Always double quotes (a value's own " becomes &quot;). By default the serializer picks single quotes
     # for a value holding ", so alt=' src="media:2"' reached the code that reads stored HTML with patterns
@@ -147,6 +159,15 @@ def render_markdown(source: str, *, internal_hosts=(), comment: bool = False) ->
     hosts = frozenset(h.lower() for h in internal_hosts)
     safe = _clean(raw, COMMENT_TAGS if comment else POST_TAGS, hosts)
     return Rendered(html=safe, text=to_text(safe))
+
+
+# Blocks an excerpt leaves out: a table's cells or a code block read as noise in a list of posts.
+_NOT_IN_EXCERPTS = re.compile(r"<(table|pre|figure)\b.*?</\1>", re.S)
+
+
+def excerpt_from_html(safe_html: str, limit: int = 280) -> str:
+    """The automatic excerpt of sanitized HTML: its prose, without tables, code blocks and figures."""
+    return excerpt_from_text(to_text(_NOT_IN_EXCERPTS.sub("\n", safe_html)), limit)
 
 
 def excerpt_from_text(text: str, limit: int = 280) -> str:

@@ -3,12 +3,14 @@
 #   chromium        browser tests (Playwright drives Debian's Chromium; it cannot download its own here)
 #   nginx-light     the native run of the docker-compose topology
 #   docker-compose  validating docker-compose.yml without a Docker engine
+#   npm             installing axe-core, the accessibility checker the browser journeys inject
 # Needs root or password-less sudo; otherwise it says what to install and fails.
 set -euo pipefail
 need=()
 [[ -x /usr/bin/chromium ]] || need+=(chromium)
 command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || need+=(nginx-light)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 ((${#need[@]})) || exit 0
 if [[ $(id -u) -eq 0 ]]; then
   run=()

@@ -93,13 +93,11 @@ def make_config(tmp_path: Path, database_url: str, **overrides) -> TestConfig:
     return config
 
 
-@pytest.fixture(scope="session")
-def redis_url():
-    """A Redis database of this test run's own: the first empty one (15 down to 1) it can claim.
-
-    Two runs on one machine (a developer and CI, say) never share one. The claim key stays while the
-    run lasts; tests empty everything else (see ``clean_redis``), and the database is emptied at the end.
-    """
+@contextmanager
+def claimed_redis_database():
+    """Yield the URL of a Redis database of this process's own: the first empty one (15 down to 1) it can
+    claim. Two runs on one machine (a developer and CI, say) never share one. The claim key stays while
+    the block lasts; the database is emptied at the end."""
     from redis import Redis
 
     token = f"{os.getpid()}-{uuid.uuid4().hex}"
@@ -115,11 +113,21 @@ def redis_url():
             connection.close()
     else:
         raise RuntimeError(f"no free Redis database on {REDIS_SERVER} for the tests")
-    yield url
-    connection = Redis.from_url(url)
-    if connection.get(REDIS_CLAIM_KEY) == token.encode():
-        connection.flushdb()
-    connection.close()
+    try:
+        yield url
+    finally:
+        connection = Redis.from_url(url)
+        if connection.get(REDIS_CLAIM_KEY) == token.encode():
+            connection.flushdb()
+        connection.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """The run's own Redis database (see ``claimed_redis_database``); tests empty everything but the
+    claim key (see ``clean_redis``)."""
+    with claimed_redis_database() as url:
+        yield url
 
 
 def clean_redis(connection) -> None:

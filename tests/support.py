@@ -146,6 +146,17 @@ def wait_gone(pid: int, timeout: float = 10) -> None:
             pass
 
 
+def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:
+    """SIGTERM a process we started and wait for it; SIGKILL it when it outstays ``timeout`` seconds."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
 class Worker:
     """A running ``python worker.py``; ``stop()`` ends it and every child it had."""
 
@@ -160,12 +171,7 @@ class Worker:
     def stop(self, timeout: float = 15) -> None:
         """SIGTERM the worker, then make sure its children (scheduler, work-horse) are gone too."""
         children = child_pids(self.process.pid)
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=5)
+        stop_process(self.process, timeout)
         for pid in children:
             wait_gone(pid)
         if self.log is not None:

@@ -88,6 +88,23 @@ def test_tags_are_normalized_and_created_on_the_fly(app):
     assert "tags" in invalid(save, author, tags="!!!")
 
 
+def test_the_derived_excerpt_leaves_out_tables_code_and_figures(app):
+    source = ("Opening words.\n\n| Boat | Catch |\n|---|---|\n| Marisol | Sardines |\n\n```\nprint(1)\n```\n\n"
+              "Closing words.")
+    assert save(make_user("author"), source=source).excerpt == "Opening words. Closing words."
+
+
+def test_the_editor_shows_only_a_written_excerpt_so_a_derived_one_follows_the_text(app):
+    author = make_user("author")
+    post = save(author, source="The first version of the text.")
+    assert post.excerpt == "The first version of the text." and authoring.written_excerpt(post) == ""
+    # Saving again with what the editor showed (an empty excerpt) makes the excerpt from the new text.
+    post = save(author, post, source="The second version.", excerpt=authoring.written_excerpt(post))
+    assert post.excerpt == "The second version."
+    post = save(author, post, excerpt="Written by hand.")
+    assert authoring.written_excerpt(post) == "Written by hand."
+
+
 def test_excerpt_is_derived_when_empty_and_kept_when_given(app):
     author = make_user("author")
     assert save(author, source="First paragraph here.\n\nSecond.").excerpt == "First paragraph here. Second."

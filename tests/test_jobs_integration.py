@@ -152,6 +152,24 @@ def test_permanent_failure_fails_at_once_without_retries(live_app, worker, smtp,
     assert row.status == "failed" and "550" in row.error
 
 
+def test_a_requeued_permanent_failure_tries_again_and_is_delivered(live_app, worker, smtp, redis):
+    # The mailbox was fixed after the 550: the operator's requeue must really send, once.
+    _port, handler = smtp
+    handler.refuse = True
+    from blog.services import notifications, operations
+    from tests.factories import make_user
+
+    admin = make_user("admin")
+    result = notifications.send_password_reset(make_user(email="fixed-later@example.com"))
+    failed = Queue("emails", connection=redis).failed_job_registry
+    wait_for(lambda: failed.count == 1, timeout=30)
+    handler.refuse = False
+    operations.requeue(actor=admin, job_id=result.job_id)
+    wait_for(lambda: handler.messages, timeout=30)
+    wait_for(lambda: delivery("reset_password").status == "sent", timeout=10)
+    assert len(handler.messages) == 1 and failed.count == 0
+
+
 def test_a_killed_work_horse_leaves_the_job_failed_not_lost(live_app, worker, redis, tmp_path):
     wait_for(lambda: redis.keys("rq:scheduler-lock:*"), timeout=20)  # the scheduler child is up
     idle_children = child_pids(worker.pid)

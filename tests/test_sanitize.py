@@ -143,7 +143,7 @@ def test_user_supplied_rel_and_classes_do_not_survive():
 def test_comments_have_a_smaller_allowlist():
     source = "## Heading\n\n![img](https://example.org/a.png)\n\n| a |\n|---|\n| 1 |"
     html = sanitize.render_markdown(source, comment=True).html
-    assert "<h2>" not in html and "<img" not in html and "<table>" not in html
+    assert "<h2>" not in html and "<img" not in html and "<table" not in html
 
 
 def test_excerpt_cuts_at_a_word_boundary():
@@ -172,3 +172,12 @@ def test_current_html_is_served_as_stored_without_rendering(client, app, monkeyp
     post = make_post(source="Stored")
     monkeypatch.setattr(sanitize, "render_markdown", lambda *a, **k: pytest.fail("rendered on a page view"))
     assert client.get(f"/p/{post.slug}").status_code == 200
+
+
+def test_code_blocks_and_tables_take_keyboard_focus_and_authors_cannot_set_tabindex():
+    # They scroll sideways inside themselves on a phone; only what can take focus scrolls from a keyboard.
+    html = sanitize.render_markdown("```\ncode\n```\n\n| a |\n|---|\n| b |\n\n<p tabindex=\"5\">p</p>"
+                                    "<pre tabindex=\"-1\">x</pre>").html
+    assert html.count('tabindex="0"') == 3
+    assert 'tabindex="5"' not in html and 'tabindex="-1"' not in html
+    assert 'tabindex' not in sanitize.render_markdown("<p tabindex=\"1\">p</p>").html

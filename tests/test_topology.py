@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +21,8 @@ import pytest
 import requests
 from aiosmtpd.controller import Controller
 from moto.server import ThreadedMotoServer
+
+from tests.support import stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -60,16 +61,6 @@ class Mailbox:
 def render_template_like_nginx_image(text: str, values: dict) -> str:
     """What the nginx image's envsubst does: replace ${NAME} for the given names, leave nginx's $vars alone."""
     return re.sub(r"\$\{(BLOG_[A-Z_]+)\}", lambda m: values[m.group(1)], text)
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
 
 
 @pytest.fixture
@@ -121,7 +112,7 @@ def stack(app, database_url, redis, redis_url, tmp_path):
         yield base, mailbox
     finally:
         for process in reversed(processes):
-            stop(process)
+            stop_process(process)
         smtp.stop()
         moto.stop()
 

@@ -2,7 +2,8 @@
 
 Idempotent: the delivery row named by ``key`` records a success, so a retried or duplicated job never
 sends the same message twice. Temporary SMTP failures (no connection, 4xx) raise, and RQ retries them
-with backoff; permanent ones (5xx) are recorded on the row and not retried.
+with backoff; permanent ones (5xx) are recorded on the row and not retried, until an operator requeues
+the failed job (the admin's jobs page, ``flask jobs requeue-failed``): then it tries again.
 """
 from __future__ import annotations
 
@@ -54,8 +55,10 @@ def is_permanent(exc: Exception) -> bool:
 def send_email(key: str, to: str, subject: str, text: str, html: str | None = None) -> str:
     """Send the message recorded as delivery ``key``; returns its final status ("sent" or "failed")."""
     delivery = db.session.scalar(sa.select(EmailDelivery).where(EmailDelivery.idempotency_key == key))
-    if delivery is not None and delivery.status in ("sent", "failed"):
+    if delivery is not None and delivery.status == "sent":
         return delivery.status  # a retry or a duplicate after success: nothing to do
+    # A "failed" row is no reason to stop: RQ never retries a permanent failure, so only an operator's
+    # requeue (after the mailbox was fixed) runs the job again, and it must really try.
     settings = settings_from_config(current_app.config)
     domain = settings.sender.rpartition("@")[2].strip("> ") or "localhost"
     message = mail.build(to=to, subject=subject, text=text, html=html, sender=settings.sender,

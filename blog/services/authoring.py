@@ -107,6 +107,15 @@ def get_for_edit(*, actor, post_id: int) -> Post:
     return post
 
 
+def written_excerpt(post: Post) -> str:
+    """The excerpt the author wrote, or "" when the stored one was made from the text: the editor shows
+    it empty then, so saving a changed text makes a new excerpt instead of keeping the old one as if
+    it had been written by hand."""
+    generated = sanitize.excerpt_from_html(post.body_html or "")
+    legacy = sanitize.excerpt_from_text(sanitize.to_text(post.body_html or ""))  # before tables were left out
+    return "" if post.excerpt in (generated, legacy) else post.excerpt
+
+
 def state_of(post: Post, now: datetime | None = None) -> str:
     """draft, scheduled, published or archived (scheduled: published with a future date)."""
     if post.status == "published" and post.published_at and post.published_at > (now or _now()):
@@ -217,7 +226,7 @@ def _apply(post: Post, fields: Fields, slug: str) -> bool:
     post.source = fields.source or ""
     rendered = reading.render_body(post)
     excerpt = " ".join((fields.excerpt or "").split())
-    post.excerpt = excerpt if excerpt else sanitize.excerpt_from_text(rendered.text)
+    post.excerpt = excerpt if excerpt else sanitize.excerpt_from_html(rendered.html)
     tags_before = {tag.slug for tag in post.tags}
     post.tags = reading.resolve_tags(fields.tag_names())
     if post.id is not None and {tag.slug for tag in post.tags} != tags_before:

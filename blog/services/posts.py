@@ -265,7 +265,7 @@ def create_post(
         tags=resolve_tags(tags),
     )
     rendered = render_body(post)
-    post.excerpt = sanitize.excerpt_from_text(excerpt) if excerpt.strip() else sanitize.excerpt_from_text(rendered.text)
+    post.excerpt = sanitize.excerpt_from_text(excerpt) if excerpt.strip() else sanitize.excerpt_from_html(rendered.html)
     db.session.add(post)
     db.session.commit()
     return post

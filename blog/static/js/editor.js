@@ -12,9 +12,15 @@
   var dirty = false;
   var timer = null;
 
+  // Words as readers will see them, so the estimate matches the published byline: images and Markdown's
+  // own marks (table rules, pipes, #, *, backticks) are not words; a link counts by its text.
   function words(text) {
-    var trimmed = text.trim();
-    return trimmed ? trimmed.split(/\s+/).length : 0;
+    var prose = text
+      .replace(/!\[[^\]]*\]\([^)]*\)/g, " ")
+      .replace(/\[([^\]]*)\]\([^)]*\)/g, "$1")
+      .replace(/^[ \t]*\|?[ \t]*:?-+:?[ \t]*(\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$/gm, " ")
+      .replace(/[|#>*_`~]+/g, " ");
+    return prose.split(/\s+/).filter(function (word) { return /[\p{L}\p{N}]/u.test(word); }).length;
   }
 
   function updateCount() {

@@ -63,7 +63,7 @@ def _fields(form: PostForm) -> authoring.Fields:
 
 def _fill(form: PostForm, post) -> None:
     form.title.data, form.slug.data, form.source.data = post.title, post.slug, post.source
-    form.excerpt.data = post.excerpt
+    form.excerpt.data = authoring.written_excerpt(post)
     form.tags.data = ", ".join(t.name for t in post.tags)
     form.nav_order.data = post.nav_order
     form.featured_image.data = post.featured_image_id
