@@ -49,8 +49,10 @@ def _pybabel(*args: str) -> None:
 def extract(pot: Path) -> None:
     """Write every marked message of the code and templates to ``pot``."""
     keywords = [arg for keyword in KEYWORDS for arg in ("-k", keyword)]
+    # pybabel skips folders starting with "_" unless told otherwise, and the templates keep macros and
+    # per-visitor regions in such folders (_macros/, _viewer/): skip only hidden ones and bytecode.
     _pybabel("extract", "-F", str(MAPPING), *keywords, *WRAP, "--add-comments=Translators:", "--project=blog",
-             "-o", str(pot), ".")
+             "--ignore-dirs=.* __pycache__", "-o", str(pot), ".")
 
 
 def update(pot: Path, directory: Path) -> None:
