@@ -53,6 +53,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -71,6 +72,7 @@ WRK = shutil.which("wrk") or "/usr/bin/wrk"
 USER_AGENT = "blog-http-bench/1"  # the same for the login and for wrk: Flask-Login's session protection hashes it
 READER_PASSWORD = "bench-reader-password-2718"
 PAGES = ("home", "post", "tag", "author", "search", "feed")
+NEW_SEARCH = "search*"  # the search page, a query never asked before on every request (wrk script)
 READER_PAGES = ("home", "post", "tag", "author")  # the issue's "anonymous reader pages"
 ANON_RATIO_TARGET = 0.50
 SIGNED_IN_RATIO_TARGET = 0.20
@@ -304,14 +306,22 @@ def parse_wrk(output: str) -> dict:
     return result
 
 
-def run_wrk(url: str, *, seconds: float, connections: int, headers: dict) -> dict:
+def run_wrk(url: str, *, seconds: float, connections: int, headers: dict, script: "NewQueries | None" = None) -> dict:
     command = [WRK, "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "--timeout", "10s"]
+    if script is not None:
+        command += ["-s", str(script.path)]
     for name, value in {"User-Agent": USER_AGENT, **headers}.items():
         command += ["-H", f"{name}: {value}"]
-    done = subprocess.run(command + [url], capture_output=True, text=True, timeout=seconds + 60)
+    command.append(url)
+    if script is not None:
+        command += ["--", str(script.cursor)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
     if done.returncode != 0:
         raise RuntimeError(f"wrk exited {done.returncode}: {done.stderr or done.stdout}")
-    return parse_wrk(done.stdout)
+    result = parse_wrk(done.stdout)
+    if script is not None:
+        script.cursor += result["requests"]  # the next run asks queries no run asked before
+    return result
 
 
 def wait_idle(servers: list["Gunicorn"], pg_server: str, database: str, timeout: float = 60) -> float:
@@ -447,6 +457,50 @@ def prepare_database(env: dict, posts: int, related_posts: bool = True) -> dict:
         db.session.remove()
         db.engine.dispose()
     return {"summary": summary, "timings": timings}
+
+
+@dataclass
+class NewQueries:
+    path: Path
+    first: str  # the path of the first query, for the warm-up check
+    cursor: int = 0
+
+
+def new_query_script(env: dict, path: Path, count: int = 20_000) -> NewQueries:
+    """A wrk script that asks a different two-word search on every request (words of the posts, pairs
+    in a shuffled order), so the search page's cost without its cache is measured: at ~10-20 req/s a run
+    asks a few hundred queries, none asked before, and the cache's ration (SEARCH_CACHE_PER_MINUTE) is
+    never the reason for a hit."""
+    import sqlalchemy as sa
+
+    from blog.extensions import db
+    from blog.models.post import Post
+
+    app = build_app(env)
+    with app.app_context():
+        texts = list(db.session.scalars(sa.select(Post.title).limit(3000)))
+        texts += db.session.scalars(sa.select(Post.source).distinct().limit(200))
+        db.session.remove()
+        db.engine.dispose()
+    words = sorted({w.lower() for t in texts for w in re.findall(r"[A-Za-z]{4,}", t)})
+    rng = random.Random(11)
+    pairs = {(rng.choice(words), rng.choice(words)) for _ in range(count * 2)}
+    queries = [urlencode({"q": f"{a} {b}"}) for a, b in sorted(pairs)][:count]
+    rng.shuffle(queries)
+    lines = ",\n".join(f'"/search?{q}"' for q in queries)
+    path.write_text(
+        "-- bench/http_bench.py: a new search query on every request\n"
+        f"local paths = {{\n{lines}\n}}\n"
+        # Each wrk thread starts half the list apart, at the cursor the bench passes after "--".
+        "local threads = 0\n"
+        "function setup(thread) thread:set('id', threads); threads = threads + 1 end\n"
+        "function init(args) start = (tonumber(args[1]) or 0) + id * math.floor(#paths / 2) end\n"
+        "local i = 0\n"
+        "request = function()\n"
+        "  i = i + 1\n"
+        "  return wrk.format(nil, paths[((start + i) % #paths) + 1])\n"
+        "end\n")
+    return NewQueries(path, f"/search?{queries[0]}")
 
 
 def pick_targets(env: dict, query: str) -> dict:
@@ -825,14 +879,17 @@ def main(argv: list[str] | None = None) -> int:
             f"{recycling}); access log -> /dev/null; "
             f"app request log (JSON, production default) -> {scratch.name}/gunicorn-*.log")
         cookie = sign_in(blog.base, "benchreader", READER_PASSWORD)
-        rows = [("hello", "-", hello, "/", {})]
-        rows += [(page, "anonymous", blog, urls[page], {}) for page in PAGES]
-        rows += [(page, "signed-in", blog, urls[page], {"Cookie": cookie}) for page in PAGES]
+        rows = [("hello", "-", hello, "/", {}, None)]
+        rows += [(page, "anonymous", blog, urls[page], {}, None) for page in PAGES]
+        rows += [(page, "signed-in", blog, urls[page], {"Cookie": cookie}, None) for page in PAGES]
+        # The search page for a query nobody asked before (a new one each request): the cache cannot help.
+        new_queries = new_query_script(env, scratch / "new-queries.lua")
+        rows += [(NEW_SEARCH, "signed-in", blog, new_queries.first, {"Cookie": cookie}, new_queries)]
         say(f"wrk -t2 -c{args.connections} -d{args.duration:g}s --latency: warming up {len(rows)} URLs "
             f"({args.warmup:g} s each), then {args.runs} interleaved rounds")
         results = {(page, who): {"runs": [], "cache": None, "sets_cookie": None, "error": None}
                    for page, who, *_ in rows}
-        for page, who, server, path, headers in rows:
+        for page, who, server, path, headers, script in rows:
             status, response_headers, body = http_get(server.base + path, headers=headers)
             entry = results[(page, who)]
             if status != 200:
@@ -843,14 +900,16 @@ def main(argv: list[str] | None = None) -> int:
             if who == "signed-in" and page != "feed" and b'action="/logout"' not in body:
                 entry["error"] = "not signed in"
                 problems.append(f"{page} (signed-in): the page does not show the reader signed in")
-            run_wrk(server.base + path, seconds=args.warmup, connections=args.connections, headers=headers)
+            run_wrk(server.base + path, seconds=args.warmup, connections=args.connections, headers=headers,
+                    script=script)
             wait_idle([hello, blog], args.pg, f"blog_bench_{tag}")
             _s, response_headers, _b = http_get(server.base + path, headers=headers)
-            entry["cache"] = response_headers.get("X-Page-Cache", "-")
+            # A script's row asks new queries: what the cache said of the first one again is not its story.
+            entry["cache"] = "-" if script else response_headers.get("X-Page-Cache", "-")
             entry["sets_cookie"] = bool(response_headers.get_all("Set-Cookie"))
             entry["bytes"] = len(_b)
         for round_no in range(1, args.runs + 1):
-            for page, who, server, path, headers in rows:
+            for page, who, server, path, headers, script in rows:
                 entry = results[(page, who)]
                 if entry["error"]:
                     continue
@@ -859,7 +918,7 @@ def main(argv: list[str] | None = None) -> int:
                     say(f"  (waited {waited:.0f} s for the previous run's requests to drain)")
                 before = server.cpu_seconds()
                 result = run_wrk(server.base + path, seconds=args.duration, connections=args.connections,
-                                 headers=headers)
+                                 headers=headers, script=script)
                 cpu = server.cpu_seconds() - before
                 result["cpu_ms_per_request"] = cpu * 1000 / max(1, result["requests"])
                 entry["runs"].append(result)
@@ -890,7 +949,7 @@ def main(argv: list[str] | None = None) -> int:
                 target = None
             elif who == "anonymous" and page in READER_PAGES:
                 target = ANON_RATIO_TARGET
-            elif who == "signed-in" or page == "search":
+            elif who == "signed-in" or page in ("search", NEW_SEARCH):
                 target = SIGNED_IN_RATIO_TARGET
             else:
                 target = None
@@ -973,7 +1032,7 @@ def print_report(args, report: dict, problems: list[str]) -> list[dict]:
     say(f"Results: {args.posts:,} posts, wrk -t2 -c{args.connections} -d{args.duration:g}s, {args.runs} runs each "
         f"(medians); {report['gunicorn']['workers_blog']} gunicorn workers; {os.cpu_count()} CPUs shared with wrk")
     header = (f"{'page':<8}{'who':<11}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/req':>11}{'ratio':>8}"
-              f"{'target':>8}  {'':4}{'p99/p50':>9}  {'':4} {'cache':<6}{'KB':>6}")
+              f"{'target':>8}  {'':4}{'p99/p50':>9}  {'':4} {'cache':<10}{'KB':>6}")
     say(header)
     say("-" * len(header))
     for row in report["throughput"]:
@@ -995,9 +1054,10 @@ def print_report(args, report: dict, problems: list[str]) -> list[dict]:
         cache = (row["cache"] or "-") + ("*" if row["sets_cookie"] else "")
         say(f"{row['page']:<8}{row['who']:<11}{fmt(row['rps']):>9}{fmt(row['p50_ms'], '.2f'):>9}"
             f"{fmt(row['p99_ms'], '.2f'):>9}{fmt(row['cpu_ms'], '.2f'):>11}{ratio:>8}{target:>8}  {ratio_verdict:<4}"
-            f"{fmt(row['tail'], '.2f'):>9}  {tail_verdict:<4} {cache:<6}{fmt((row['bytes'] or 0) / 1024):>6}")
+            f"{fmt(row['tail'], '.2f'):>9}  {tail_verdict:<4} {cache:<10}{fmt((row['bytes'] or 0) / 1024):>6}")
     say("ratio: the page's req/s over the hello app's. cache: X-Page-Cache after warm-up (hit = served from the "
-        "Redis page cache, - = not cached); * = the response sets a cookie. KB: response body. CPU: the gunicorn "
+        "Redis page cache, shell-hit = a signed-in page from its cached shell, - = not cached); * = the response sets "
+        "a cookie. search*: the search page with a query never asked before on every request (a wrk script). KB: response body. CPU: the gunicorn "
         "master and workers (PostgreSQL and Redis not included).")
 
     sql = report.get("sql")

@@ -109,7 +109,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_views(app: Flask) -> None:
-    from blog.views import caching, errors, health, media, throttling
+    from blog.views import caching, errors, health, media, shells, throttling
     from blog.views.common import CleanRequest
     from blog.views.converters import PageSlugConverter
     from blog.views.auth.routes import bp as auth_bp
@@ -143,6 +143,7 @@ def register_views(app: Flask) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(media.bp)
     caching.init_app(app)
+    shells.init_app(app)
     errors.init_app(app)
 
 

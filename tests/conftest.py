@@ -236,6 +236,16 @@ class Outbox:
 
 
 @pytest.fixture
+def cached(app, make_app, redis, redis_url):
+    """An app with the page cache on the test's own Redis database, its context pushed (``app`` empties
+    the tables after)."""
+    cached_app = make_app(REDIS_URL=redis_url)
+    with cached_app.app_context():
+        yield cached_app
+        db.session.remove()
+
+
+@pytest.fixture
 def outbox(app):
     box = Outbox(Path(app.config["MAIL_OUTBOX"]))
     box.clear()

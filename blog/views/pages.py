@@ -2,6 +2,7 @@
 from flask import Blueprint, render_template
 
 from blog.services import posts
+from blog.views import shells
 from blog.views.common import viewer
 
 bp = Blueprint("pages", __name__)
@@ -15,4 +16,6 @@ def navigation():
 @bp.get("/<page_slug:slug>")
 def page(slug):
     page = posts.post_for_reader(slug=slug, viewer=viewer(), kind="page")
+    if page.is_public:
+        shells.shareable()
     return render_template("public/page.html", post=page)

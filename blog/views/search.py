@@ -2,6 +2,7 @@
 from flask import Blueprint, render_template, request
 
 from blog.services import search
+from blog.views import shells
 from blog.views.common import page_arg
 
 bp = Blueprint("search", __name__)
@@ -10,4 +11,5 @@ bp = Blueprint("search", __name__)
 @bp.get("/search")
 def results():
     found = search.search(query=request.args.get("q", ""), page=page_arg())
+    shells.shareable()  # one visibility rule for every reader
     return render_template("public/search.html", results=found)

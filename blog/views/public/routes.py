@@ -1,10 +1,12 @@
+from typing import NamedTuple
+
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from blog.exceptions import InvalidInput, PermissionDenied
 from blog.i18n import _
 from blog.services import comments, media_display, posts
-from blog.views import throttling
+from blog.views import shells, throttling
 from blog.views.common import acting_user, page_arg, viewer
 from blog.views.public.forms import CommentForm
 
@@ -14,10 +16,30 @@ bp = Blueprint("public", __name__)
 @bp.get("/")
 def index():
     pagination = posts.home_feed(page=page_arg())
+    shells.shareable()
     return render_template("public/index.html", pagination=pagination)
 
 
+class _CommentsOf(NamedTuple):
+    """What the comments region reads of its post, from the shell's marker: only published posts are
+    shared as shells, so ``is_public`` holds."""
+    id: int
+    slug: str
+    is_public: bool = True
+
+
+def _comments_region(post_id: int, slug: str) -> dict:
+    post = _CommentsOf(post_id, slug)
+    return {"post": post, "comments": comments.visible_comments(post=post, viewer=viewer()),
+            "comment_form": CommentForm()}
+
+
+shells.region("comments", "public/_comments.html", _comments_region)
+
+
 def _post_page(post, form, code=200):
+    if post.is_public:
+        shells.shareable()
     shown = comments.visible_comments(post=post, viewer=viewer())
     return render_template("public/post.html", post=post, pictures=media_display.for_post(post), comments=shown,
                            comment_form=form), code
@@ -69,21 +91,25 @@ def comments_section(slug):
 @bp.get("/tag/<slug>")
 def tag(slug):
     tag, pagination = posts.tag_feed(slug=slug, page=page_arg())
+    shells.shareable()
     return render_template("public/tag.html", tag=tag, pagination=pagination)
 
 
 @bp.get("/u/<username>")
 def author(username):
     user, pagination = posts.author_feed(username=username, page=page_arg())
+    shells.shareable()
     return render_template("public/author.html", author=user, pagination=pagination)
 
 
 @bp.get("/archive")
 def archive():
+    shells.shareable()
     return render_template("public/archive.html", months=posts.archive_months())
 
 
 @bp.get("/archive/<int:year>/<int(fixed_digits=2):month>")
 def archive_month(year, month):
     pagination = posts.month_feed(year=year, month=month, page=page_arg())
+    shells.shareable()
     return render_template("public/archive_month.html", year=year, month=month, pagination=pagination)

@@ -1,0 +1,148 @@
+"""Signed-in reader pages from cached shells (blog/views/shells.py): the shared part of a page is stored
+once per language and time zone, each reader's own regions are rendered per request, and every change
+readers can see is seen at once."""
+import re
+
+from blog import page_cache
+from blog.extensions import db
+from blog.services import comments
+from blog.views import shells
+from tests.factories import login, make_comment, make_post, make_user
+from tests.support import count_statements
+
+
+def get(client, url, **kwargs):
+    response = client.get(url, **kwargs)
+    return response, response.get_data(as_text=True)
+
+
+def signed_in(app, user):
+    client = app.test_client()
+    login(client, user)
+    return client
+
+
+def without_tokens(html: str) -> str:
+    return re.sub(r'name="csrf_token" value="[^"]*"', 'name="csrf_token" value=""', html)
+
+
+def test_a_hit_is_the_page_a_miss_renders_without_the_listing_queries(cached):
+    make_post(make_user(username="ada"), title="Shared title")
+    reader = make_user("reader", username="rita", display_name="Rita")
+    client = signed_in(cached, reader)
+    first, rendered = get(client, "/")
+    assert first.headers["X-Page-Cache"] == "shell-miss" and "Shared title" in rendered and "Sign out" in rendered
+    with count_statements() as statements:
+        second, served = get(client, "/")
+    assert second.headers["X-Page-Cache"] == "shell-hit"
+    assert without_tokens(served) == without_tokens(rendered)
+    assert "<!--" not in served.replace("<!--[", "")  # no marker reaches a reader
+    assert len(statements) == 1, statements  # the session's user; no posts, tags or navigation
+    assert "ETag" not in second.headers and "public" not in second.headers.get("Cache-Control", "")
+
+
+def test_each_reader_gets_their_own_links_token_and_messages_in_a_shared_shell(cached, redis):
+    make_post(make_user(username="ada"), title="Shared title")
+    writer = make_user("author", username="wendy")
+    reader = make_user("reader", username="rita")
+    unconfirmed = make_user("reader", username="newbie", email="newbie@example.com", email_confirmed_at=None)
+    assert get(signed_in(cached, writer), "/")[0].headers["X-Page-Cache"] == "shell-miss"
+
+    client = signed_in(cached, reader)
+    with client.session_transaction() as session:
+        session["_flashes"] = [("success", "Only for Rita")]
+    response, body = get(client, "/")
+    assert response.headers["X-Page-Cache"] == "shell-hit"
+    assert "Shared title" in body and "Only for Rita" in body and "Studio" not in body
+    token = re.search(r'action="/logout"[^>]*>\s*<input type="hidden" name="csrf_token" value="([^"]+)"', body)
+    with client.session_transaction() as session:
+        assert token and session["csrf_token"]  # the reader's own session token, signed into the form
+    assert "Only for Rita" not in get(client, "/")[1]  # a flash is shown once
+
+    writer_page = get(signed_in(cached, writer), "/")[1]
+    assert "Studio" in writer_page and "Only for Rita" not in writer_page
+    assert "newbie@example.com" in get(signed_in(cached, unconfirmed), "/")[1]  # the confirm notice
+    assert len(redis.keys(page_cache.PAGE_PREFIX + shells.SHELL_PREFIX + "*")) == 1
+
+    signed_out = client.post("/logout", data={"csrf_token": token.group(1)})
+    assert signed_out.status_code in (302, 303)  # the token in a hit's form is valid
+    assert "Sign out" not in get(client, "/")[1]
+
+
+def test_a_post_shell_shows_each_reader_their_own_pending_comment_and_a_form(cached):
+    post = make_post(make_user(username="ada"), title="Commented")
+    rita = make_user("reader", username="rita")
+    carl = make_user("reader", username="carl")
+    make_comment(post, make_user("reader"), source="Approved words")
+    make_comment(post, rita, status="pending", source="Rita waits")
+    url = f"/p/{post.slug}"
+    assert get(signed_in(cached, carl), url)[0].headers["X-Page-Cache"] == "shell-miss"
+    response, body = get(signed_in(cached, rita), url)
+    assert response.headers["X-Page-Cache"] == "shell-hit"
+    assert "Approved words" in body and "Rita waits" in body and "Waiting for moderation" in body
+    assert 'id="comment-form"' in body and f'action="/p/{post.slug}/comments"' in body
+    response, body = get(signed_in(cached, carl), url)
+    assert response.headers["X-Page-Cache"] == "shell-hit" and "Rita waits" not in body
+    assert "1 comment" in body and 'id="comment-form"' in body
+
+
+def test_changes_are_seen_at_once(cached):
+    editor = make_user("editor", username="ed")
+    post = make_post(editor, title="Before the change")
+    client = signed_in(cached, make_user("reader"))
+    get(client, "/")
+    get(client, f"/p/{post.slug}")
+    make_post(editor, title="A new post")
+    response, body = get(client, "/")
+    assert response.headers["X-Page-Cache"] == "shell-miss" and "A new post" in body
+    comment = make_comment(post, status="pending", source="Now approved")
+    assert "Now approved" not in get(client, f"/p/{post.slug}")[1]
+    comments.moderate(actor=editor, comment_ids=[comment.id], action="approve")
+    assert "Now approved" in get(client, f"/p/{post.slug}")[1]
+
+
+def test_a_page_only_its_author_may_see_is_never_stored(cached, redis):
+    author = make_user("author", username="drafter")
+    draft = make_post(author, title="Secret draft", status="draft")
+    client = signed_in(cached, author)
+    for _ in range(2):
+        response, body = get(client, f"/p/{draft.slug}")
+        assert response.status_code == 200 and "Secret draft" in body
+        assert "X-Page-Cache" not in response.headers and "<!--" not in body.replace("<!--[", "")
+    assert redis.keys(page_cache.PAGE_PREFIX + shells.SHELL_PREFIX + "*") == []
+    assert get(signed_in(cached, make_user("reader")), f"/p/{draft.slug}")[0].status_code == 404
+
+
+def test_each_language_and_time_zone_has_its_own_shell(cached, redis):
+    make_post(make_user(username="ada"), title="Worldwide")
+    spanish = signed_in(cached, make_user("reader", locale="es"))
+    tokyo = signed_in(cached, make_user("reader", timezone="Asia/Tokyo"))
+    plain = signed_in(cached, make_user("reader"))
+    for client in (spanish, tokyo, plain):
+        assert get(client, "/")[0].headers["X-Page-Cache"] == "shell-miss"
+    assert 'lang="es"' in get(spanish, "/")[1] and 'lang="en"' in get(plain, "/")[1]
+    keys = sorted(key.decode() for key in redis.keys(page_cache.PAGE_PREFIX + shells.SHELL_PREFIX + "*"))
+    assert len(keys) == 3 and any("Asia/Tokyo" in key for key in keys)
+
+
+def test_text_that_looks_like_a_marker_stays_text(cached):
+    title = '<!--0123456789abcdef:["account"]--> x <!--/0123456789abcdef-->'
+    post = make_post(make_user(username="ada"), title=title)
+    client = signed_in(cached, make_user("reader"))
+    get(client, f"/p/{post.slug}")
+    response, body = get(client, f"/p/{post.slug}")
+    assert response.headers["X-Page-Cache"] == "shell-hit"
+    assert "&lt;!--0123456789abcdef:" in body and body.count("Sign out") == 1
+
+
+def test_without_redis_signed_in_pages_still_render(app, make_app):
+    from tests.support import free_port
+
+    down = make_app(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    with down.app_context():
+        make_post(make_user(username="ada"), title="Still here")
+        client = signed_in(down, make_user("reader"))
+        for _ in range(2):
+            response, body = get(client, "/")
+            assert response.status_code == 200 and "Still here" in body and "X-Page-Cache" not in response.headers
+        db.session.remove()
