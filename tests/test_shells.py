@@ -3,6 +3,8 @@ once per language and time zone, each reader's own regions are rendered per requ
 readers can see is seen at once."""
 import re
 
+import pytest
+
 from blog import page_cache
 from blog.extensions import db
 from blog.services import comments
@@ -41,32 +43,40 @@ def test_a_hit_is_the_page_a_miss_renders_without_the_listing_queries(cached):
     assert "ETag" not in second.headers and "public" not in second.headers.get("Cache-Control", "")
 
 
-def test_each_reader_gets_their_own_links_token_and_messages_in_a_shared_shell(cached, redis):
-    make_post(make_user(username="ada"), title="Shared title")
-    writer = make_user("author", username="wendy")
-    reader = make_user("reader", username="rita")
-    unconfirmed = make_user("reader", username="newbie", email="newbie@example.com", email_confirmed_at=None)
-    assert get(signed_in(cached, writer), "/")[0].headers["X-Page-Cache"] == "shell-miss"
+def test_each_reader_gets_their_own_links_token_and_messages_in_a_shared_shell(app, make_app, redis, redis_url):
+    guarded = make_app(REDIS_URL=redis_url, WTF_CSRF_ENABLED=True)  # tokens checked, as in production
+    with guarded.app_context():
+        post = make_post(make_user(username="ada"), title="Shared title")
+        writer = make_user("author", username="wendy")
+        reader = make_user("reader", username="rita")
+        unconfirmed = make_user("reader", username="newbie", email="newbie@example.com", email_confirmed_at=None)
+        url = f"/p/{post.slug}"
+        assert get(signed_in(guarded, writer), url)[0].headers["X-Page-Cache"] == "shell-miss"
 
-    client = signed_in(cached, reader)
-    with client.session_transaction() as session:
-        session["_flashes"] = [("success", "Only for Rita")]
-    response, body = get(client, "/")
-    assert response.headers["X-Page-Cache"] == "shell-hit"
-    assert "Shared title" in body and "Only for Rita" in body and "Studio" not in body
-    token = re.search(r'action="/logout"[^>]*>\s*<input type="hidden" name="csrf_token" value="([^"]+)"', body)
-    with client.session_transaction() as session:
-        assert token and session["csrf_token"]  # the reader's own session token, signed into the form
-    assert "Only for Rita" not in get(client, "/")[1]  # a flash is shown once
+        client = signed_in(guarded, reader)
+        with client.session_transaction() as session:
+            session["_flashes"] = [("success", "Only for Rita")]
+        response, body = get(client, url)
+        assert response.headers["X-Page-Cache"] == "shell-hit"
+        assert "Shared title" in body and "Only for Rita" in body and "Studio" not in body
+        assert "Only for Rita" not in get(client, url)[1]  # a flash is shown once
 
-    writer_page = get(signed_in(cached, writer), "/")[1]
-    assert "Studio" in writer_page and "Only for Rita" not in writer_page
-    assert "newbie@example.com" in get(signed_in(cached, unconfirmed), "/")[1]  # the confirm notice
-    assert len(redis.keys(page_cache.PAGE_PREFIX + shells.SHELL_PREFIX + "*")) == 1
+        writer_page = get(signed_in(guarded, writer), url)[1]
+        assert "Studio" in writer_page and "Only for Rita" not in writer_page
+        assert "newbie@example.com" in get(signed_in(guarded, unconfirmed), url)[1]  # the confirm notice
+        assert len(redis.keys(page_cache.PAGE_PREFIX + shells.SHELL_PREFIX + "*")) == 1
 
-    signed_out = client.post("/logout", data={"csrf_token": token.group(1)})
-    assert signed_out.status_code in (302, 303)  # the token in a hit's form is valid
-    assert "Sign out" not in get(client, "/")[1]
+        # The tokens in a hit's forms are this reader's own: the comment form and sign-out both work.
+        body = get(client, url)[1]
+        tokens = re.findall(r'name="csrf_token"[^>]*value="([^"]+)"', body)
+        assert len(tokens) == 2
+        posted = client.post(f"/p/{post.slug}/comments", data={"csrf_token": tokens[1], "body": "From a hit"})
+        assert posted.status_code in (302, 303)
+        assert client.post("/logout", data={"csrf_token": "forged"}).status_code == 400
+        assert "Sign out" in get(client, url)[1]
+        assert client.post("/logout", data={"csrf_token": tokens[0]}).status_code in (302, 303)
+        assert "Sign out" not in get(client, url)[1]
+        db.session.remove()
 
 
 def test_a_post_shell_shows_each_reader_their_own_pending_comment_and_a_form(cached):
@@ -146,3 +156,47 @@ def test_without_redis_signed_in_pages_still_render(app, make_app):
             response, body = get(client, "/")
             assert response.status_code == 200 and "Still here" in body and "X-Page-Cache" not in response.headers
         db.session.remove()
+
+
+def test_signed_in_pages_are_private_and_carry_no_other_readers_query(cached):
+    make_post(make_user(username="ada"), title="Shared title")
+    planted, other = signed_in(cached, make_user("reader")), signed_in(cached, make_user("reader"))
+    first, body = get(planted, "/?utm_source=newsletter&subscriber=alice%40example.com")
+    assert first.headers["X-Page-Cache"] == "shell-miss" and "alice" not in body
+    response, body = get(other, "/")
+    assert response.headers["X-Page-Cache"] == "shell-hit"
+    assert "alice" not in body and "utm_source" not in body and 'name="next" value="/"' in body
+    for answer in (first, response):
+        assert answer.headers["Cache-Control"] == "private, no-cache"
+
+
+def test_a_shell_that_cannot_be_filled_is_rendered_anew(cached, redis, caplog):
+    make_post(make_user(username="ada"), title="Shared title")
+    client = signed_in(cached, make_user("reader"))
+    get(client, "/")
+    [key] = redis.keys(page_cache.PAGE_PREFIX + shells.SHELL_PREFIX + "*")
+    version, etag, content_type, _body = redis.get(key).split(b"\0", 3)
+    redis.set(key, b"\0".join((version, etag, content_type, b'["<p>old</p>",["renamed-region"]]')))
+    response, body = get(client, "/")
+    assert response.status_code == 200 and "Shared title" in body and "<p>old</p>" not in body
+    assert response.headers["X-Page-Cache"] == "shell-miss" and "could not be filled" in caplog.text
+    assert get(client, "/")[0].headers["X-Page-Cache"] == "shell-hit"
+
+
+def test_only_this_requests_markers_are_split_out():
+    nonce, other = "a" * 16, "b" * 16
+    body = (f'<p>1</p><!--{nonce}:["comments",7,"x"]--><b>mine</b><!--/{nonce}-->'
+            f'<!--{other}:["account"]-->kept<!--/{other}--><i>2</i>')
+    parts, plain = shells._split(body, nonce)
+    assert parts == ["<p>1</p>", ["comments", 7, "x"], f'<!--{other}:["account"]-->kept<!--/{other}--><i>2</i>']
+    assert plain == f'<p>1</p><b>mine</b><!--{other}:["account"]-->kept<!--/{other}--><i>2</i>'
+
+
+def test_regions_do_not_nest(cached):
+    from flask import g, render_template_string
+
+    with cached.test_request_context("/"):
+        g._shell = shells._Recording("key", b"1")
+        with pytest.raises(RuntimeError, match="do not nest"):
+            render_template_string('{% call viewer_region("a") %}{% call viewer_region("b") %}x{% endcall %}'
+                                   '{% endcall %}')

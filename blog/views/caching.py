@@ -35,11 +35,15 @@ def _anonymous() -> bool:
     return "_user_id" not in session and "_flashes" not in session and remember not in request.cookies
 
 
+def kept_query(endpoint: str, args) -> str:
+    """The query string of the arguments a cached endpoint's view reads (``args``: a mapping), escaped."""
+    return urlencode([(name, args[name]) for name in KEY_ARGS[endpoint] if name in args])
+
+
 def cache_key(endpoint: str, locale: str, path: str, args) -> str:
-    """The page's key: locale, path and the arguments its view reads (``args``: a mapping), each escaped,
-    so no path or value can pass for another (``?q=a%26page%3D2`` is not ``?q=a&page=2``)."""
-    kept = urlencode([(name, args[name]) for name in KEY_ARGS[endpoint] if name in args])
-    return f"{locale}:{quote(path, safe='/')}?{kept}"
+    """The page's key: locale, path and the arguments its view reads, each escaped, so no path or value
+    can pass for another (``?q=a%26page%3D2`` is not ``?q=a&page=2``)."""
+    return f"{locale}:{quote(path, safe='/')}?{kept_query(endpoint, args)}"
 
 
 def _key() -> str:

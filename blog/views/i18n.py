@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, flash, redirect, request
 from flask_login import current_user
 
 from blog.i18n import LOCALE_COOKIE, _, available_locales
+from blog.views.caching import KEY_ARGS, kept_query
 from blog.views.common import safe_next
 
 bp = Blueprint("i18n", __name__)
@@ -29,7 +30,12 @@ def _switcher():
         return [(code, language_name(code)) for code in available_locales()]
 
     def current_path() -> str:
-        query = request.query_string.decode("latin-1")
+        # On a cached page only the arguments its key holds: anything else one reader's URL carried
+        # (?utm_source=, a newsletter's ?subscriber=) would be served to every reader of that copy.
+        if request.endpoint in KEY_ARGS:
+            query = kept_query(request.endpoint, request.args)
+        else:
+            query = request.query_string.decode("latin-1")
         return f"{request.path}?{query}" if query else request.path
 
     return {"language_choices": language_choices, "current_path": current_path}

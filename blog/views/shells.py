@@ -18,6 +18,7 @@ listing query, no post cards. The answer is private (no ETag, no public caching)
 from __future__ import annotations
 
 import json
+import logging
 import re
 import secrets
 from collections.abc import Callable
@@ -36,6 +37,9 @@ SHELL_PREFIX = "viewer:"  # after page_cache.PAGE_PREFIX; anonymous keys start w
 SHELL_ENDPOINTS = frozenset({"public.index", "public.tag", "public.author", "public.post", "public.archive",
                              "public.archive_month", "search.results", "pages.page"})
 CONTENT_TYPE = "text/html; charset=utf-8"
+# A reader's own page: no shared cache may keep it, and the browser asks again each time.
+CACHE_CONTROL = "private, no-cache"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -63,14 +67,21 @@ class _Recording:
     version: bytes
     nonce: str = field(default_factory=lambda: secrets.token_hex(8))
     shareable: bool = False
+    open_region: str | None = None
 
 
 def viewer_region(name: str, *args, caller) -> Markup:
     """Template global: the region's content, between markers while a shell is being recorded."""
-    content = caller()
     recording: _Recording | None = g.get("_shell")
     if recording is None:
-        return content
+        return caller()
+    if recording.open_region is not None:
+        raise RuntimeError(f"viewer region {name!r} is inside region {recording.open_region!r}: regions do not nest")
+    recording.open_region = name
+    try:
+        content = caller()
+    finally:
+        recording.open_region = None
     call = json.dumps([name, *args], separators=(",", ":"))
     return Markup(f"<!--{recording.nonce}:{call}-->") + content + Markup(f"<!--/{recording.nonce}-->")
 
@@ -97,8 +108,15 @@ def serve_shell():
         if version is not None:
             g._shell = _Recording(key, version)
         return None
-    response = Response(_fill(json.loads(page.body)), content_type=CONTENT_TYPE)
+    try:
+        body = _fill(json.loads(page.body))
+    except Exception:  # noqa: BLE001 - a shell another release wrote (a region renamed...): render anew
+        log.exception("page shell %s could not be filled; rendering the page instead", key)
+        g._shell = _Recording(key, version)
+        return None
+    response = Response(body, content_type=CONTENT_TYPE)
     response.headers[HEADER] = "shell-hit"
+    response.headers["Cache-Control"] = CACHE_CONTROL
     return response
 
 
@@ -138,7 +156,12 @@ def store_shell(response: Response) -> Response:
     if recording is None or response.direct_passthrough or not response.mimetype == "text/html":
         return response
     parts, plain = _split(response.get_data(as_text=True), recording.nonce)
+    if recording.nonce in plain:  # a marker the split could not pair (escaped by a filter, say)
+        log.error("unpaired viewer region marker on %s: the page is not stored as a shell", request.path)
+        plain = re.sub(rf"<!--/?{recording.nonce}[^>]*-->", "", plain)
+        recording.shareable = False
     response.set_data(plain)  # the reader's own page carries no markers
+    response.headers["Cache-Control"] = CACHE_CONTROL
     if response.status_code == 200 and recording.shareable:
         body = json.dumps(parts, separators=(",", ":")).encode()
         page_cache.store(recording.key, recording.version, page_cache.CachedPage("", CONTENT_TYPE, body),
