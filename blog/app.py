@@ -14,7 +14,7 @@ from flask import Flask
 from werkzeug.exceptions import SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from blog import i18n, observability, storage, templating
+from blog import i18n, observability, storage, templating, user_cache
 from blog.config import Config, ConfigError, validate
 from blog.extensions import babel, csrf, db, login_manager, migrate
 from blog.jobs import queue
@@ -105,6 +105,7 @@ def register_extensions(app: Flask) -> None:
     queue.init_app(app)
     storage.init_app(app)
     templating.init_app(app)
+    user_cache.init_app(app)
     import blog.models  # noqa: F401  (registers every table for migrations)
 
 

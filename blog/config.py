@@ -127,6 +127,8 @@ class Config:
     PAGE_CACHE: bool = True
     PAGE_CACHE_TTL: int = 300
     SEARCH_CACHE_PER_MINUTE: int = 300
+    # Signed-in users' rows kept in Redis this many seconds (0: off); see blog/user_cache.py.
+    USER_CACHE_TTL: int = 60
     STORAGE_BACKEND: str = "local"
     MEDIA_ROOT: str = ""
     MEDIA_URL_LIFETIME: int = 3600
@@ -210,6 +212,7 @@ class Config:
             PAGE_CACHE=_bool(env.get("PAGE_CACHE", "1")),
             PAGE_CACHE_TTL=_int(env, "PAGE_CACHE_TTL", 300),
             SEARCH_CACHE_PER_MINUTE=_int(env, "SEARCH_CACHE_PER_MINUTE", 300),
+            USER_CACHE_TTL=_int(env, "USER_CACHE_TTL", 60),
             STORAGE_BACKEND=env.get("STORAGE_BACKEND", "local").strip().lower() or "local",
             MEDIA_ROOT=env.get("MEDIA_ROOT") or str(Path(instance) / "media"),
             MEDIA_URL_LIFETIME=_int(env, "MEDIA_URL_LIFETIME", 3600),

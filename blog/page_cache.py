@@ -22,18 +22,17 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 from flask import Flask, current_app
-from redis import Redis
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from blog import write_tracking
+from blog import cache_state, write_tracking
+from blog.cache_state import CacheState
 from blog.extensions import db
 
 VERSION_KEY = "content:version"
 NEXT_CHANGE_KEY = "content:next-change"
 PAGE_PREFIX = "page:"
 RATION_PREFIX = "page-ration:"  # + the minute: how many rationed pages were stored in it
-PAUSE_AFTER_ERROR = 5.0  # seconds without cache lookups after Redis failed
 _EXTENSION = "blog.page_cache"
 
 # Tables whose rows readers see, when written by statements rather than through ORM objects.
@@ -51,28 +50,13 @@ class CachedPage:
     body: bytes
 
 
-class _State:
-    def __init__(self, redis: Redis | None, ttl: int):
-        self.redis = redis
-        self.ttl = ttl
-        self.paused_until = 0.0
-
-    def usable(self) -> bool:
-        return self.redis is not None and time.monotonic() >= self.paused_until
-
-    def failed(self, action: str, exc: Exception) -> None:
-        self.paused_until = time.monotonic() + PAUSE_AFTER_ERROR
-        log.warning("page cache: %s failed, pausing %ss: %s", action, PAUSE_AFTER_ERROR, exc)
-
-
 def init_app(app: Flask) -> None:
     url = app.config.get("REDIS_URL") if app.config.get("PAGE_CACHE") else None
-    # Short timeouts: a slow Redis must cost a reader milliseconds, not the jobs' five seconds.
-    redis = Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5) if url else None
-    app.extensions[_EXTENSION] = _State(redis, int(app.config.get("PAGE_CACHE_TTL", 300)))
+    app.extensions[_EXTENSION] = CacheState("page cache", cache_state.client(url) if url else None,
+                                            int(app.config.get("PAGE_CACHE_TTL", 300)), log)
 
 
-def _state() -> _State | None:
+def _state() -> CacheState | None:
     return current_app.extensions.get(_EXTENSION)
 
 

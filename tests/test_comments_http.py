@@ -353,7 +353,7 @@ def test_comment_and_moderation_forms_need_the_pages_csrf_token(app, make_app, p
         login(client, editor)
         assert client.post(f"/p/{post.slug}/comments", data={"body": "no token"}).status_code == 400
         page = html(client.get(f"/p/{post.slug}"))
-        token = re.search(r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        token = re.search(r'id="comment-form".*?name="csrf_token" value="([^"]+)"', page, re.S).group(1)
         response = client.post(f"/p/{post.slug}/comments", data={"body": "with token", "csrf_token": token})
         assert response.status_code == 302
         comment_id = all_comments()[0].id

@@ -251,9 +251,9 @@ def test_redis_going_away_mid_run_keeps_pages_and_writes_working_and_jobs_for_la
         app, make_app, private_redis, monkeypatch):
     from redis import Redis
 
-    from blog import page_cache
+    from blog import cache_state
 
-    monkeypatch.setattr(page_cache, "PAUSE_AFTER_ERROR", 0.5)  # so the test can see the cache come back
+    monkeypatch.setattr(cache_state, "PAUSE_AFTER_ERROR", 0.5)  # so the test can see the cache come back
     site = make_app(REDIS_URL=private_redis.url)
     with site.app_context():
         writer = make_user("author")

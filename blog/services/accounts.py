@@ -15,7 +15,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from blog import sanitize
+from blog import sanitize, user_cache
 from blog.exceptions import InvalidInput, NotFound
 from blog.extensions import db
 from blog.i18n import _
@@ -177,7 +177,7 @@ def load_session_user(session_id: str) -> User | None:
     user_id, _sep, token = (session_id or "").partition(":")
     if not user_id.isdigit() or not token:
         return None
-    user = db.session.get(User, int(user_id))
+    user = user_cache.get(int(user_id))
     if user is None or not secrets.compare_digest(user.session_token, token) or not user.is_active:
         return None
     return user

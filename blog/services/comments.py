@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import contains_eager, joinedload
 
-from blog import permissions, sanitize
+from blog import permissions, sanitize, user_cache
 from blog.exceptions import InvalidInput, NotFound, PermissionDenied
 from blog.extensions import db
 from blog.i18n import _
@@ -65,15 +65,26 @@ def require_moderator(actor) -> None:
 
 # ---- reading ----------------------------------------------------------------------------------------
 
-def visible_comments(*, post: Post, viewer=None) -> list[Comment]:
-    """The comments a reader sees under ``post``, oldest first, with their authors (one query):
-    the approved ones, plus ``viewer``'s own pending ones so they can see theirs awaits moderation."""
-    shown = Comment.status == "approved"
-    if viewer is not None and getattr(viewer, "is_authenticated", False) and viewer.id is not None:
-        shown = sa.or_(shown, sa.and_(Comment.status == "pending", Comment.author_id == viewer.id))
+def approved_comments(*, post) -> list[Comment]:
+    """The comments every reader sees under ``post``, oldest first, with their authors (one query)."""
+    return _comments_of(post.id, Comment.status == "approved")
+
+
+def pending_comments(*, post_id: int, viewer=None) -> list[Comment]:
+    """``viewer``'s own comments on the post ``post_id`` that wait for moderation, oldest first, so they can see
+    theirs awaits a moderator (staff included: the queue is where they see everyone's). No query for an
+    anonymous viewer, nor for one whose cached row says they have none (blog/user_cache.py)."""
+    if viewer is None or not getattr(viewer, "is_authenticated", False) or viewer.id is None:
+        return []
+    if user_cache.has_no_pending_comments(viewer):
+        return []
+    return _comments_of(post_id, sa.and_(Comment.status == "pending", Comment.author_id == viewer.id))
+
+
+def _comments_of(post_id: int, shown) -> list[Comment]:
     comments = list(db.session.scalars(
         sa.select(Comment)
-        .where(Comment.post_id == post.id, shown)
+        .where(Comment.post_id == post_id, shown)
         .options(joinedload(Comment.author))
         .order_by(Comment.created_at, Comment.id)
     ))

@@ -12,6 +12,11 @@ as a shell: the text between the regions, and the name and arguments of each reg
 holds the locale, the time zone and the page key the anonymous cache uses, under the same content
 version, so any change readers can see makes every shell stale at once.
 
+Outside the regions a shell may depend on what the reader may do, never on who they are: the key also
+holds whether the reader may comment (the comment form, or the "confirm your address" notice, is part of
+the shell). A form in the shared part takes its CSRF token from ``csrf_field()``, itself a region; a
+shell that would carry the token of the reader it was rendered for is not stored.
+
 On a hit only the regions are rendered, each from its own template with the usual template context: no
 listing query, no post cards. The answer is private (no ETag, no public caching), as signed-in pages are.
 """
@@ -27,9 +32,10 @@ from dataclasses import dataclass, field
 from flask import Flask, Response, current_app, g, request
 from flask_babel import get_locale, get_timezone
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
-from blog import page_cache
+from blog import page_cache, permissions
 from blog.views.caching import HEADER, RATIONED, cache_key
 
 SHELL_PREFIX = "viewer:"  # after page_cache.PAGE_PREFIX; anonymous keys start with a locale, never this
@@ -59,6 +65,7 @@ def region(name: str, template: str, context: Callable[..., dict] | None = None)
 
 region("account", "_viewer/account.html")
 region("notices", "_viewer/notices.html")
+region("csrf_field", "_viewer/csrf_field.html")
 
 
 @dataclass
@@ -82,8 +89,22 @@ def viewer_region(name: str, *args, caller) -> Markup:
         content = caller()
     finally:
         recording.open_region = None
+    return _marked(recording, name, args, content)
+
+
+def _marked(recording: _Recording, name: str, args, content) -> Markup:
     call = json.dumps([name, *args], separators=(",", ":"))
     return Markup(f"<!--{recording.nonce}:{call}-->") + content + Markup(f"<!--/{recording.nonce}-->")
+
+
+def csrf_field() -> Markup:
+    """Template global: a form's hidden CSRF token input; a region of its own outside the other regions,
+    so that a form in a shell's shared part gets each reader's own token."""
+    field = Markup('<input type="hidden" name="csrf_token" value="%s">') % generate_csrf()
+    recording: _Recording | None = g.get("_shell")
+    if recording is None or recording.open_region is not None:
+        return field
+    return _marked(recording, "csrf_field", (), field)
 
 
 def shareable() -> None:
@@ -95,7 +116,8 @@ def shareable() -> None:
 
 def _key() -> str:
     anonymous = cache_key(request.endpoint, str(get_locale()), request.path, request.args)
-    return f"{SHELL_PREFIX}{get_timezone()}:{anonymous}"
+    may_comment = "c" if permissions.can_comment(current_user) else "u"
+    return f"{SHELL_PREFIX}{may_comment}:{get_timezone()}:{anonymous}"
 
 
 def serve_shell():
@@ -160,6 +182,11 @@ def store_shell(response: Response) -> Response:
         log.error("unpaired viewer region marker on %s: the page is not stored as a shell", request.path)
         plain = re.sub(rf"<!--/?{recording.nonce}[^>]*-->", "", plain)
         recording.shareable = False
+    token = g.get("csrf_token")  # Flask-WTF's signed token, once this request made one
+    if token and any(isinstance(part, str) and token in part for part in parts):
+        log.error("a CSRF token outside the viewer regions of %s (a form without csrf_field()?): the page is "
+                  "not stored as a shell", request.path)
+        recording.shareable = False
     response.set_data(plain)  # the reader's own page carries no markers
     response.headers["Cache-Control"] = CACHE_CONTROL
     if response.status_code == 200 and recording.shareable:
@@ -172,5 +199,6 @@ def store_shell(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["viewer_region"] = viewer_region
+    app.jinja_env.globals["csrf_field"] = csrf_field
     app.before_request(serve_shell)
     app.after_request(store_shell)

@@ -1,5 +1,3 @@
-from typing import NamedTuple
-
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
@@ -20,28 +18,19 @@ def index():
     return render_template("public/index.html", pagination=pagination)
 
 
-class _CommentsOf(NamedTuple):
-    """What the comments region reads of its post, from the shell's marker: only published posts are
-    shared as shells, so ``is_public`` holds."""
-    id: int
-    slug: str
-    is_public: bool = True
+def _pending_comments_region(post_id: int) -> dict:
+    return {"pending": comments.pending_comments(post_id=post_id, viewer=viewer())}
 
 
-def _comments_region(post_id: int, slug: str) -> dict:
-    post = _CommentsOf(post_id, slug)
-    return {"post": post, "comments": comments.visible_comments(post=post, viewer=viewer()),
-            "comment_form": CommentForm()}
-
-
-shells.region("comments", "public/_comments.html", _comments_region)
+shells.region("pending_comments", "public/_pending_comments.html", _pending_comments_region)
 
 
 def _post_page(post, form, code=200):
     if post.is_public:
         shells.shareable()
-    shown = comments.visible_comments(post=post, viewer=viewer())
-    return render_template("public/post.html", post=post, pictures=media_display.for_post(post), comments=shown,
+    return render_template("public/post.html", post=post, pictures=media_display.for_post(post),
+                           comments=comments.approved_comments(post=post),
+                           pending=comments.pending_comments(post_id=post.id, viewer=viewer()),
                            comment_form=form), code
 
 
